@@ -1,0 +1,83 @@
+"""Settings from the environment. Read once per process entry point and passed down, never global.
+
+The API key is kept as a SecretStr so it cannot leak through repr, logs, exports or the store.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlparse
+
+from pydantic import BaseModel, SecretStr
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MODEL = "gpt-4o-mini"
+
+
+def _env_bool(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+class Settings(BaseModel):
+    data_dir: Path
+    corpus_dir: Path
+    interviewer: Literal["auto", "offline", "llm"] = "auto"
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    model: str = DEFAULT_MODEL
+    llm_timeout: float = 60.0
+    llm_max_retries: int = 2
+    admin: bool = False
+    max_answer_chars: int = 4000
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+        env = dict(os.environ if env is None else env)
+        key = env.get("OPENAI_API_KEY") or None
+        return cls(
+            data_dir=Path(env.get("MIANSHI_DATA_DIR") or "./data").expanduser(),
+            corpus_dir=Path(env.get("MIANSHI_CORPUS_DIR") or REPO_ROOT / "corpus").expanduser(),
+            interviewer=(env.get("MIANSHI_INTERVIEWER") or "auto").lower(),  # type: ignore[arg-type]
+            openai_api_key=SecretStr(key) if key else None,
+            openai_base_url=env.get("OPENAI_BASE_URL") or None,
+            model=env.get("MIANSHI_MODEL") or env.get("OPENAI_MODEL") or DEFAULT_MODEL,
+            llm_timeout=float(env.get("MIANSHI_LLM_TIMEOUT") or 60),
+            llm_max_retries=int(env.get("MIANSHI_LLM_MAX_RETRIES") or 2),
+            admin=_env_bool(env.get("MIANSHI_ADMIN")),
+            max_answer_chars=int(env.get("MIANSHI_MAX_ANSWER_CHARS") or 4000),
+        )
+
+    @property
+    def use_llm(self) -> bool:
+        """LLM mode when asked for, or in auto mode when a key or an endpoint is configured."""
+        if self.interviewer == "offline":
+            return False
+        if self.interviewer == "llm":
+            return True
+        return bool(self.openai_api_key or self.openai_base_url)
+
+    @property
+    def endpoint_host(self) -> str:
+        if not self.openai_base_url:
+            return "api.openai.com"
+        return urlparse(self.openai_base_url).netloc or self.openai_base_url
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "mianshi.sqlite3"
+
+    @property
+    def llm_cache_path(self) -> Path:
+        return self.data_dir / "llm_cache.sqlite3"
+
+    def describe_interviewer(self) -> str:
+        """The status line: which interviewer is active. Never includes the key."""
+        if self.use_llm:
+            return f"LLM interviewer: {self.model} @ {self.endpoint_host}"
+        return "Offline interviewer (no model; grading by embeddings + keyword coverage)"

@@ -1,0 +1,1 @@
+"""Graders: offline (embeddings + keyword coverage) and LLM (rubric prompt, structured output)."""

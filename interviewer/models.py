@@ -1,0 +1,154 @@
+"""Typed data at the boundaries: question cards, session settings, turns and grades.
+
+Everything that crosses a module boundary (bank -> engine -> store -> UI) is one of these
+models, so it can be validated, serialised to JSON and stored without loss.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# --------------------------------------------------------------------------- question bank
+
+class QuestionKind(str, Enum):
+    concept = "concept"
+    project = "project"
+    coding = "coding"
+    system_design = "system_design"
+
+
+# The topic vocabulary shared by the bank, the start screen, the planner and progress charts.
+TOPICS: tuple[str, ...] = (
+    "LLM基础",     # transformer, attention, norms, position encoding, pretraining, scaling laws
+    "微调",        # LoRA, p-tuning, PEFT, quantisation-aware tuning
+    "RLHF",        # PPO, DPO, GRPO, KL, reward models
+    "RAG",         # retrieval, chunking, reranking, vector stores
+    "Agent",       # agents, tool use, MCP
+    "LangChain",
+    "分布式训练",   # DP/TP/PP, ZeRO, DeepSpeed, Megatron, mixed precision
+    "推理优化",     # vLLM, KV cache, FlashAttention, PagedAttention, quantisation at inference
+    "PyTorch",
+    "Python",
+    "Redis",
+    "MySQL",
+    "后端架构",     # load, queues, SSE/websocket, deployment, docker/k8s
+    "算法",        # coding rounds
+    "项目",        # project deep-dives
+)
+
+
+class QuestionCard(BaseModel):
+    """One interview question extracted from a source document, with what a grader needs."""
+
+    id: str = Field(description="stable id: '<doc stem>:<position, 3 digits>'")
+    question: str = Field(description="the question as written in the source, numbering stripped")
+    doc: str = Field(description="source file name, e.g. '003_d5fcd24e30ada98c.txt'")
+    position: int = Field(ge=1, description="1-based order of this question within its document")
+    line: int = Field(ge=1, description="1-based line of the question in the source")
+    section: str = Field(default="", description="一面/二面/手撕/八股/项目/LangChain/分布式训练/推理 ...")
+    company: str | None = None
+    topics: list[str] = Field(default_factory=list)
+    kind: QuestionKind = QuestionKind.concept
+    difficulty: int = Field(default=2, ge=1, le=3)
+    source_notes: str = Field(default="", description="answer notes that follow the question in the source")
+    key_points: list[str] = Field(default_factory=list, description="reviewed points a strong answer covers")
+    correction: str | None = Field(
+        default=None, description="where the source notes are wrong: what they say and what is true")
+
+
+# --------------------------------------------------------------------------- sessions
+
+Language = Literal["zh", "en"]
+
+
+class SessionConfig(BaseModel):
+    """What the candidate chose on the start screen. Limits are enforced by the engine."""
+
+    topics: list[str] = Field(default_factory=list, description="empty = all topics")
+    sections: list[str] = Field(default_factory=list, description="empty = all sections")
+    n_questions: int = Field(default=5, ge=1, le=20)
+    followups: bool = True
+    max_followups: int = Field(default=1, ge=0, le=3, description="follow-ups per question at most")
+    language: Language = "zh"
+    weak_spots: bool = Field(default=False, description="favour weak topics and unseen questions")
+    seed: int | None = None
+
+
+TurnRole = Literal["interviewer", "candidate", "system"]
+TurnKind = Literal["question", "followup", "answer", "skip", "repeat", "end", "notice"]
+
+
+class Turn(BaseModel):
+    """One message of the interview. Every turn carries the id of the question it belongs to."""
+
+    session_id: str
+    index: int = Field(ge=0, description="0-based order within the session")
+    question_id: str | None = Field(description="card id; None only for session-level notices")
+    role: TurnRole
+    kind: TurnKind
+    text: str
+    truncated: bool = Field(default=False, description="the candidate's text was cut to the limit")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+# --------------------------------------------------------------------------- grades
+
+class KeyPointStatus(str, Enum):
+    covered = "covered"
+    partly = "partly"
+    missing = "missing"
+    wrong = "wrong"
+
+
+class KeyPointVerdict(BaseModel):
+    point: str
+    status: KeyPointStatus
+    evidence: str = Field(default="", description="the words of the answer that support the verdict")
+
+
+class CriterionScore(BaseModel):
+    criterion: str = Field(description="criterion id from the rubric, e.g. 'correctness'")
+    score: float = Field(ge=0, le=10)
+    weight: float = Field(ge=0)
+    reason: str = ""
+
+
+GraderKind = Literal["offline", "llm"]
+
+
+class Provenance(BaseModel):
+    """Which grader, model, prompt and rubric made a grade, and when."""
+
+    grader: GraderKind
+    grader_version: str
+    model: str | None = None
+    endpoint_host: str | None = None
+    prompt_file: str | None = None
+    prompt_sha256: str | None = None
+    rubric_version: str
+    structured_mode: str | None = Field(
+        default=None, description="llm only: json_schema, json_mode or text")
+    fallback_reason: str | None = Field(
+        default=None, description="why this grade is offline although a model was configured")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Grade(BaseModel):
+    """A grade for one question. total is computed in code from the criteria, never by a model."""
+
+    status: Literal["graded", "not_graded"]
+    total: float | None = Field(default=None, ge=0, le=10, description="weighted 0-10; None if not graded")
+    criteria: list[CriterionScore] = Field(default_factory=list)
+    key_points: list[KeyPointVerdict] = Field(default_factory=list)
+    summary: str = ""
+    not_graded_reason: str | None = None
+    provenance: Provenance
