@@ -1,0 +1,363 @@
+"""What the offline grader measures about an answer: per-key-point coverage and a few whole-answer signals.
+
+Everything here is deterministic and model-free except the sentence embeddings. The same
+`analyse()` is used by the grader at run time and by `scripts/fit_grader.py` to fit the
+calibration, so what was measured in evaluation is what the app computes.
+
+Signals that could be gamed are computed so that gaming does not pay:
+- words that already appear in the question earn little (copying the question back covers nothing);
+- sentences that restate the question, say "I don't know" or talk to the grader
+  ("忽略以上评分标准", "SYSTEM: ...") are set aside before anything is measured;
+- coverage takes the best-matching sentence per point, so padding adds nothing, and length is
+  counted only over on-topic sentences;
+- a bare list of keywords is recognised by its lack of function words (no explanation).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# Analyse at most this much of an answer: a 1 MB paste must not stall the session.
+MAX_ANALYSED_CHARS = 20_000
+# At most this many answer units are embedded; longer answers are chunked coarser.
+MAX_UNITS = 160
+
+_CJK_CHAR = re.compile(r"[\u4e00-\u9fff]")
+_TOKEN = re.compile(r"[\u4e00-\u9fff]+|[A-Za-z][A-Za-z0-9]*[+#]*|\d+(?:\.\d+)?")
+_SENT_SPLIT = re.compile(r"(?<=[。！？!?；;])|\n+|(?<=[.])\s+")
+
+ZH_STOP = frozenset(
+    "的 了 是 在 和 与 及 或 等 也 都 就 而 则 但 对 将 把 被 为 从 到 中 上 下 这 那 它 其 之 一 个 种 些 "
+    "可 能 会 要 有 没 不 很 更 最 又 还 并 即 如 若 以 于 由 所 着 过 得 地 吗 呢 吧 啊 我 你 他 她 们 "
+    "我们 你们 他们 这个 那个 这些 那些 一个 一种 可以 能够 需要 进行 通过 因为 所以 如果 但是 而且 或者 "
+    "以及 然后 就是 还是 比如 例如 其中 这样 那样 什么 怎么 为什么 如何 哪些 是否 时候 的话 来说 "
+    "一些 一般 主要 具有 使用 利用 作用 问题 方面 方法 情况 之间 时间 可能 不能 不会 没有 之后 之前 "
+    "简述 说明 请 解释 判断 叙述 正确 答".split())
+EN_STOP = frozenset(
+    "a an the and or but if then else of to in on at by for with from as is are was were be been being "
+    "it its this that these those there here which who whom whose what when where why how can could "
+    "should would will shall may might must do does did done not no nor so such than too very also "
+    "i you he she we they me him her us them my your our their his have has had having into onto over "
+    "under about between through during before after above below up down out off again further once "
+    "all any both each few more most other some same only own just because while until one two "
+    "e g eg i e ie etc use used using state name explain describe give list".split())
+# Words that tie an explanation together. A bare keyword list has almost none of them.
+FUNCTION_WORDS = frozenset(
+    "的 了 是 在 因为 所以 如果 但是 而 则 会 可以 能 就 把 被 让 使 导致 从而 因此 由于 这样 通过 需要 "
+    "用 对 和 与 时 后 前 中 都 也 只 不 没有 要 来 去 为 以 并 即 当 该 其 它 这 那 "
+    "is are was were be been the a an of to in on for with by because so that which when if then "
+    "than this it can will would should must does do not no as while since thus therefore hence".split())
+NEGATIONS_ZH = ("不", "没", "无法", "非", "未", "否", "错误", "不能", "不是")
+NEGATIONS_EN = frozenset("not no never cannot can't isn't doesn't don't won't aren't without false".split())
+
+_DONT_KNOW = re.compile(
+    r"^\W*(?:我?(?:也)?(?:真的)?(?:不知道|不清楚|不会|不了解|不懂|忘了|没学过|答不上来|没印象|不太清楚)"
+    r"|(?:i\s+)?(?:really\s+)?(?:don'?t|do\s+not)\s+know|no\s+idea|not\s+sure|i\s+forgot|no\s+submission"
+    r"|pass|skip|跳过|略)\W*$",
+    re.IGNORECASE,
+)
+_INJECTION = re.compile(
+    r"(忽略|无视|不要管|忘记).{0,12}(评分|打分|指令|规则|标准|提示|要求)"
+    r"|给(我|这个回答|本回答|这道题)?.{0,6}(满分|10\s*分|十分|100\s*分)"
+    r"|(打|评|判|给)\s*(满分|10\s*分|十分)|你(现在)?是.{0,6}(评分|打分|阅卷)"
+    r"|ignore\s+(all\s+|the\s+|any\s+)?(previous|prior|above|earlier|grading|rubric|instructions)"
+    r"|(^|\s)(system|assistant|grader)\s*[:：]|you\s+are\s+now\b|\b10\s*/\s*10\b"
+    r"|(full|maximum|max|perfect)\s+(marks|score|points)|give\s+(me|this(\s+answer)?)\s+(a\s+)?(10|ten|full)"
+    r"|score\s*[:=]\s*10|评分标准|rubric",
+    re.IGNORECASE,
+)
+
+
+# --------------------------------------------------------------------------- text helpers
+
+def has_cjk(text: str) -> bool:
+    return bool(_CJK_CHAR.search(text))
+
+
+def _stem(word: str) -> str:
+    # A crude suffix stripper: enough to match "queues"/"queued"/"queue" without a stemmer package.
+    if len(word) > 4:
+        if word.endswith("ies"):
+            word = word[:-3] + "y"
+        elif word.endswith("sses"):
+            word = word[:-2]
+        elif word.endswith("s") and not word.endswith("ss"):
+            word = word[:-1]
+    for suffix in ("ing", "ed", "ly"):
+        if len(word) - len(suffix) >= 4 and word.endswith(suffix):
+            word = word[: -len(suffix)]
+            break
+    if len(word) > 3 and word.endswith("e"):
+        word = word[:-1]
+    return word
+
+
+def tokens(text: str, keep_stop: bool = False) -> list[str]:
+    """Content tokens: jieba words for Chinese runs, lower-cased crude stems for latin words."""
+    import jieba
+
+    out: list[str] = []
+    for m in _TOKEN.finditer(text.lower()):
+        run = m.group(0)
+        if _CJK_CHAR.match(run):
+            for w in jieba.lcut(run, HMM=False):
+                if keep_stop or w not in ZH_STOP:
+                    out.append(w)
+        elif keep_stop or run not in EN_STOP:
+            out.append(_stem(run))
+    return out
+
+
+def raw_words(text: str) -> list[str]:
+    """All words (function words kept, no stemming): for structure and negation checks."""
+    import jieba
+
+    out: list[str] = []
+    for m in _TOKEN.finditer(text.lower()):
+        run = m.group(0)
+        if _CJK_CHAR.match(run):
+            out.extend(jieba.lcut(run, HMM=False))
+        else:
+            out.append(run)
+    return out
+
+
+def char_bigrams(text: str) -> set[str]:
+    grams: set[str] = set()
+    for run in re.findall(r"[\u4e00-\u9fff]+", text):
+        grams.update(run[i:i + 2] for i in range(len(run) - 1))
+    return grams
+
+
+def text_units(text: str) -> int:
+    """Length in comparable units: a CJK character or a latin word each count 1."""
+    return len(_CJK_CHAR.findall(text)) + len(re.findall(r"[A-Za-z0-9]+", text))
+
+
+def split_sentences(text: str) -> list[str]:
+    parts = [p.strip() for p in _SENT_SPLIT.split(text)]
+    parts = [p for p in parts if p and re.search(r"\w", p)]
+    # Merge very short fragments into the previous sentence: "O(1)。" alone matches nothing.
+    merged: list[str] = []
+    for p in parts:
+        if merged and text_units(p) < 4:
+            merged[-1] = f"{merged[-1]} {p}"
+        else:
+            merged.append(p)
+    return merged
+
+
+def _chunk(sentences: list[str], limit: int) -> list[str]:
+    if len(sentences) <= limit:
+        return sentences
+    size = math.ceil(len(sentences) / limit)
+    return [" ".join(sentences[i:i + size]) for i in range(0, len(sentences), size)]
+
+
+def _background_weight(token: str) -> float:
+    """How informative a word is in general language (jieba's dictionary frequencies), 0.2-1."""
+    import jieba
+
+    if not _CJK_CHAR.match(token):
+        # Latin terms in these answers are mostly technical (TCP, LoRA, ACK): keep them strong.
+        return 1.0 if len(token) > 2 else 0.6
+    dt = jieba.dt
+    dt.check_initialized()
+    freq = dt.FREQ.get(token, 0)
+    if freq <= 0:
+        return 1.0
+    info = math.log(dt.total / freq)  # ~7 for very common words, ~17 for rare ones
+    return float(min(1.0, max(0.2, (info - 6.0) / 8.0)))
+
+
+def _negated(words: list[str]) -> bool:
+    for w in words:
+        if w in NEGATIONS_EN or any(w.startswith(n) for n in NEGATIONS_ZH):
+            return True
+    return False
+
+
+def _negation_conflict(point: str, sentence: str, point_toks: set[str]) -> bool:
+    """The clause of the sentence that shares most words with the point negates where the point does not
+    (or the reverse). Crude on purpose: offline "wrong" detection is limited and labelled as such."""
+    clauses = [c for c in re.split(r"[，,：:、]", sentence) if c.strip()]
+    if not clauses or not point_toks:
+        return False
+    best = max(clauses, key=lambda c: len(point_toks & set(tokens(c))))
+    shared = len(point_toks & set(tokens(best))) / len(point_toks)
+    if shared < 0.5:
+        return False
+    p_clause = max((c for c in re.split(r"[，,：:、]", point) if c.strip()),
+                   key=lambda c: len(set(tokens(c)) & set(tokens(best))), default=point)
+    return _negated(raw_words(best)) != _negated(raw_words(p_clause))
+
+
+# --------------------------------------------------------------------------- analysis
+
+FEATURE_NAMES: tuple[str, ...] = (
+    "emb_cov",       # mean over points of the best answer-sentence similarity
+    "emb_cov_min",   # mean of the lower half of those similarities (are all points touched?)
+    "lex_cov",       # weighted recall of the points' words (question words discounted)
+    "bigram_cov",    # recall of the reference's Chinese character bigrams (word-level for English)
+    "whole_sim",     # similarity of the (on-topic) answer to the whole reference
+    "len_ratio",     # log length of the on-topic answer relative to the reference
+    "offtopic",      # share of the answer's length in sentences unrelated to the reference
+    "novelty",       # share of the answer's content words that are not in the question
+    "structure",     # share of function words: explanations have them, keyword lists do not
+)
+
+
+@dataclass
+class PointMatch:
+    point: str
+    emb: float          # best cosine similarity to an answer sentence
+    lex: float          # weighted word recall of this point
+    coverage: float     # combined 0-1
+    evidence: str       # the best-matching answer sentence
+    negation_conflict: bool
+
+
+@dataclass
+class Analysis:
+    features: dict[str, float]
+    points: list[PointMatch]
+    sentences: list[str]              # the answer sentences that were analysed
+    truncated: bool = False           # the answer was longer than MAX_ANALYSED_CHARS
+    set_aside: dict[str, int] = field(default_factory=dict)  # reason -> sentences removed
+    empty: bool = False               # nothing gradable left
+    keyword_list: bool = False
+    answer_units: int = 0
+    mentions_complexity: bool = False
+
+    def vector(self) -> np.ndarray:
+        return np.array([self.features[n] for n in FEATURE_NAMES], dtype=np.float64)
+
+
+def _point_coverage(emb: float, lex: float) -> float:
+    # Embedding similarity of a sentence to a paraphrase is rarely below 0.3 or above 0.85.
+    e = min(1.0, max(0.0, (emb - 0.35) / 0.45))
+    return 0.5 * e + 0.5 * lex
+
+
+def analyse(question: str, points: list[str], answer: str, embedder) -> Analysis:
+    """Measure how an answer covers the key points (see the module docstring)."""
+    truncated = len(answer) > MAX_ANALYSED_CHARS
+    text = answer[:MAX_ANALYSED_CHARS]
+    reference = "\n".join(points)
+    q_tokens = set(tokens(question))
+    q_bigrams = char_bigrams(question)
+
+    # ---- set aside what is not an answer: don't-know, talking to the grader, restating the question
+    set_aside: dict[str, int] = {}
+    sentences: list[str] = []
+    for s in split_sentences(text):
+        if _INJECTION.search(s):
+            set_aside["injection"] = set_aside.get("injection", 0) + 1
+        elif _DONT_KNOW.match(s):
+            set_aside["dont_know"] = set_aside.get("dont_know", 0) + 1
+        else:
+            sentences.append(s)
+    sentences = _chunk(sentences, MAX_UNITS)
+
+    n_points = len(points)
+    if sentences:
+        vecs = embedder.encode(points + [reference, question] + sentences)
+        p_vecs, ref_vec, q_vec, s_vecs = (vecs[:n_points], vecs[n_points], vecs[n_points + 1],
+                                          vecs[n_points + 2:])
+        q_sims = s_vecs @ q_vec
+        ps_sims = p_vecs @ s_vecs.T          # points x sentences
+        best_point = ps_sims.max(axis=0)
+        keep = []
+        for j, s in enumerate(sentences):
+            s_tok = set(tokens(s))
+            new = s_tok - q_tokens
+            # A sentence that is the question again (close in meaning, few new words) covers nothing.
+            if q_sims[j] > 0.8 and q_sims[j] >= best_point[j] and len(new) <= max(1, 0.25 * len(s_tok)):
+                set_aside["question_copy"] = set_aside.get("question_copy", 0) + 1
+            else:
+                keep.append(j)
+        sentences = [sentences[j] for j in keep]
+        s_vecs = s_vecs[keep]
+        ps_sims = ps_sims[:, keep]
+
+    if not sentences:
+        return Analysis(features={n: 0.0 for n in FEATURE_NAMES} | {"offtopic": 1.0 if set_aside else 0.0},
+                        points=[PointMatch(p, 0.0, 0.0, 0.0, "", False) for p in points],
+                        sentences=[], truncated=truncated, set_aside=set_aside, empty=True)
+
+    kept_text = "\n".join(sentences)
+    a_tokens_list = tokens(kept_text)
+    a_tokens = set(a_tokens_list)
+    a_bigrams = char_bigrams(kept_text)
+
+    # ---- word weights: informative words, rarer across the points, discounted if in the question
+    point_tokens = [set(tokens(p)) for p in points]
+    df: dict[str, int] = {}
+    for pt in point_tokens:
+        for t in pt:
+            df[t] = df.get(t, 0) + 1
+
+    def weight(t: str) -> float:
+        idf = math.log(1.0 + n_points / df.get(t, 1))
+        return idf * _background_weight(t) * (0.25 if t in q_tokens else 1.0)
+
+    matches: list[PointMatch] = []
+    lex_num = lex_den = 0.0
+    for i, p in enumerate(points):
+        w = {t: weight(t) for t in point_tokens[i]}
+        den = sum(w.values())
+        num = sum(v for t, v in w.items() if t in a_tokens)
+        lex = num / den if den > 0 else 0.0
+        lex_num += num
+        lex_den += den
+        j = int(np.argmax(ps_sims[i]))
+        emb = float(ps_sims[i, j])
+        evidence = sentences[j]
+        conflict = emb > 0.6 and _negation_conflict(p, evidence, point_tokens[i])
+        matches.append(PointMatch(p, emb, lex, _point_coverage(emb, lex), evidence[:300], conflict))
+
+    embs = np.sort(np.array([m.emb for m in matches]))
+    low_half = embs[: max(1, len(embs) // 2)]
+
+    ref_bigrams = char_bigrams(reference) - q_bigrams
+    if ref_bigrams:
+        bigram_cov = len(ref_bigrams & a_bigrams) / len(ref_bigrams)
+    else:  # English: unweighted recall of the reference's non-question words
+        ref_words = set().union(*point_tokens) - q_tokens if point_tokens else set()
+        bigram_cov = len(ref_words & a_tokens) / len(ref_words) if ref_words else 0.0
+
+    # ---- on-topic share: a sentence is on topic if it is close to some point or to the reference
+    sent_best = np.maximum(ps_sims.max(axis=0), s_vecs @ ref_vec)
+    sent_units = np.array([max(1, text_units(s)) for s in sentences], dtype=np.float64)
+    on_topic = sent_best >= 0.3
+    offtopic = float(sent_units[~on_topic].sum() / sent_units.sum())
+    on_text = "\n".join(s for s, ok in zip(sentences, on_topic) if ok)
+    on_units = int(sent_units[on_topic].sum())
+    ref_units = max(1, text_units(reference))
+    len_ratio = float(np.clip(math.log((1 + on_units) / (1 + ref_units)), -3.0, 1.0))
+    whole_sim = float(embedder.encode([on_text])[0] @ ref_vec) if on_text else 0.0
+
+    novelty = len(a_tokens - q_tokens) / len(a_tokens) if a_tokens else 0.0
+    words = raw_words(kept_text)
+    structure = sum(1 for w in words if w in FUNCTION_WORDS) / len(words) if words else 0.0
+    keyword_list = len(words) >= 3 and structure < 0.06
+
+    features = {
+        "emb_cov": float(embs.mean()),
+        "emb_cov_min": float(low_half.mean()),
+        "lex_cov": lex_num / lex_den if lex_den > 0 else 0.0,
+        "bigram_cov": float(bigram_cov),
+        "whole_sim": whole_sim,
+        "len_ratio": len_ratio,
+        "offtopic": offtopic,
+        "novelty": float(novelty),
+        "structure": float(min(structure, 0.5)),
+    }
+    complexity = bool(re.search(r"[oO]\s*[(（]|复杂度|complexity|log\s*n|n\^?2", kept_text))
+    return Analysis(features=features, points=matches, sentences=sentences, truncated=truncated,
+                    set_aside=set_aside, keyword_list=keyword_list, answer_units=on_units,
+                    mentions_complexity=complexity)
