@@ -1,0 +1,800 @@
+"""The SQLite transcript store: sessions, turns and grades, written as the interview happens.
+
+Design choices and why:
+
+* One SQLite file in the data directory, WAL mode, so readers (the review tab) never block the
+  writers (many candidates answering at once) and a killed process loses at most the write in
+  flight.
+* A connection per operation instead of a shared one: sqlite3 connections must not be shared
+  across threads, and a fresh connection costs far less than an answer takes to type. Every
+  write is its own ``BEGIN IMMEDIATE`` transaction, committed before the call returns.
+* The schema is versioned with ``PRAGMA user_version`` and an ordered list of migration
+  functions; opening an old file migrates it in one transaction.
+* Every string is scrubbed of secrets (the configured API key, anything that looks like an API
+  key) before it is written, so a key pasted into an answer never reaches the disk.
+* Failures to write (read-only directory, disk full, a file that is not a database) raise
+  ``StoreUnavailable`` with a message a UI can show as is; SQLite rolls the transaction back,
+  so the file is never left half-written.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlparse
+
+from pydantic import BaseModel, Field
+
+from interviewer.config import Settings
+from interviewer.models import Grade, Turn, utcnow
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 15_000
+REDACTED = "[REDACTED]"
+# Secrets shorter than this are not scrubbed by value: replacing every "abc" in an answer would
+# destroy the text, and no real key is that short (the patterns below still catch key shapes).
+MIN_SECRET_LEN = 8
+
+SessionStatus = Literal["active", "finished"]
+
+
+# --------------------------------------------------------------------------- errors
+
+class StoreError(Exception):
+    """Base class of the store's errors. ``str(err)`` is a message fit for the user."""
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot be written (or opened): read-only location, disk full, not a database."""
+
+
+class SessionNotFound(StoreError, KeyError):
+    """No session with that id (or not one the given owner may see)."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else "session not found"
+
+
+def _unavailable(exc: BaseException, path: Path, writing: bool) -> StoreUnavailable:
+    """Translate a low-level error into a message a candidate or an operator can act on."""
+    text = str(exc).lower()
+    where = f"the transcript store at {path}"
+    if "readonly" in text or "read-only" in text or isinstance(exc, PermissionError):
+        msg = f"{where} is read-only; the session was not saved (check that the data directory is writable)"
+    elif "full" in text or getattr(exc, "errno", None) == 28:
+        msg = f"the disk holding {where} is full; the session was not saved"
+    elif "not a database" in text or "malformed" in text:
+        msg = f"{where} is not a valid database file (it may be damaged); nothing was written to it"
+    elif "locked" in text or "busy" in text:
+        msg = f"{where} is busy (locked by another process for too long); try again"
+    elif "unable to open" in text or isinstance(exc, (FileNotFoundError, NotADirectoryError, OSError)):
+        msg = f"{where} cannot be opened ({exc}); check the data directory"
+    else:
+        msg = f"{where} failed {'to write' if writing else 'to read'}: {exc}"
+    return StoreUnavailable(msg)
+
+
+# --------------------------------------------------------------------------- privacy
+
+# Shapes of API keys and tokens that must never be stored even when they are not our own key.
+_KEY_PATTERNS: tuple[re.Pattern[str], ...] = (
+    re.compile(r"\bsk-[A-Za-z0-9][A-Za-z0-9_\-]{15,}"),           # OpenAI / Anthropic style
+    re.compile(r"\bhf_[A-Za-z0-9]{30,}"),                          # Hugging Face
+    re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}"),                   # GitHub
+    re.compile(r"\bAKIA[0-9A-Z]{16}\b"),                           # AWS access key id
+    re.compile(r"\bAIza[0-9A-Za-z_\-]{35}"),                       # Google API key
+    re.compile(r"(?i)(?<=bearer )[A-Za-z0-9._\-]{20,}"),           # Authorization: Bearer ...
+)
+_SECRET_ENV_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL)", re.I)
+
+
+class Scrubber:
+    """Replaces known secret values and API-key-shaped strings with ``[REDACTED]``."""
+
+    def __init__(self, secrets: tuple[str, ...] | list[str] = ()) -> None:
+        # Longest first so a secret that contains another is replaced whole.
+        uniq = {s for s in secrets if s and len(s) >= MIN_SECRET_LEN}
+        self._secrets = tuple(sorted(uniq, key=len, reverse=True))
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None, env: Mapping[str, str] | None = None) -> "Scrubber":
+        """Secrets of the settings plus every secret-looking environment variable's value.
+
+        Environment values are included because Spaces secrets (HF_TOKEN, other keys) live there
+        and a candidate could paste one; they are only used to redact, never stored.
+        """
+        env = os.environ if env is None else env
+        secrets: list[str] = []
+        if settings is not None:
+            if settings.openai_api_key is not None:
+                secrets.append(settings.openai_api_key.get_secret_value())
+            if settings.openai_base_url:
+                parsed = urlparse(settings.openai_base_url)
+                if parsed.password:
+                    secrets.append(parsed.password)
+        secrets += [v for k, v in env.items() if _SECRET_ENV_NAME.search(k)]
+        return cls(secrets)
+
+    def text(self, value: str) -> str:
+        for secret in self._secrets:
+            if secret in value:
+                value = value.replace(secret, REDACTED)
+        for pattern in _KEY_PATTERNS:
+            value = pattern.sub(REDACTED, value)
+        return value
+
+    def __call__(self, value: Any) -> Any:
+        """Scrub every string inside a JSON-like value (dicts, lists, strings)."""
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {k: self(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self(v) for v in value]
+        return value
+
+
+# --------------------------------------------------------------------------- read models
+
+class SessionSummary(BaseModel):
+    """One row of the session list (the review tab's table, `python -m interviewer sessions`)."""
+
+    id: str
+    owner: str
+    created_at: datetime
+    updated_at: datetime
+    status: SessionStatus
+    n_questions: int
+    n_answered: int
+    n_graded: int
+    overall: float | None = Field(description="mean of the current grades' totals, 0-10")
+    topics: list[str]
+    interviewer_label: str = ""
+    grader_label: str = ""
+
+
+class StoredGrade(BaseModel):
+    id: int
+    session_id: str
+    question_id: str
+    answer: str
+    grade: Grade
+    grader: str | None = None
+    model: str | None = None
+    rubric_version: str | None = None
+    topics: list[str] = Field(default_factory=list)
+    created_at: datetime
+    is_current: bool
+
+
+class QuestionView(BaseModel):
+    """Everything about one question of a session, in plan order: for review and export."""
+
+    question_id: str
+    turns: list[Turn]
+    grade: StoredGrade | None = Field(description="the current grade")
+    superseded: list[StoredGrade] = Field(description="earlier grades, oldest first")
+
+
+class SessionRecord(SessionSummary):
+    """A whole session: its settings, snapshot, every turn and every grade (superseded too)."""
+
+    config: dict[str, Any] = Field(default_factory=dict)
+    plan: list[str] = Field(default_factory=list)
+    state: dict[str, Any] | None = None
+    turns: list[Turn] = Field(default_factory=list)
+    grades: list[StoredGrade] = Field(default_factory=list)
+
+    def current_grades(self) -> dict[str, StoredGrade]:
+        return {g.question_id: g for g in self.grades if g.is_current}
+
+    def grades_for(self, question_id: str) -> list[StoredGrade]:
+        return [g for g in self.grades if g.question_id == question_id]
+
+    def questions(self) -> list[QuestionView]:
+        """Questions in plan order, then any others that have turns or grades."""
+        order: list[str] = list(dict.fromkeys(self.plan))
+        for qid in [t.question_id for t in self.turns] + [g.question_id for g in self.grades]:
+            if qid is not None and qid not in order:
+                order.append(qid)
+        views = []
+        for qid in order:
+            turns = [t for t in self.turns if t.question_id == qid]
+            grades = sorted(self.grades_for(qid), key=lambda g: g.id)
+            if not turns and not grades:
+                continue  # planned but never reached
+            current = next((g for g in grades if g.is_current), None)
+            views.append(QuestionView(question_id=qid, turns=turns, grade=current,
+                                      superseded=[g for g in grades if not g.is_current]))
+        return views
+
+
+# --------------------------------------------------------------------------- schema
+
+def _run_script(conn: sqlite3.Connection, script: str) -> None:
+    # Not executescript(): on Python 3.11 it commits the open transaction first, which would
+    # make a migration non-atomic. Our scripts have no ';' inside statements.
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+def _migration_1(conn: sqlite3.Connection) -> None:
+    _run_script(conn, 
+        """
+        CREATE TABLE sessions (
+            id TEXT PRIMARY KEY,
+            owner TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'finished')),
+            config TEXT NOT NULL DEFAULT '{}',
+            plan TEXT NOT NULL DEFAULT '[]',
+            interviewer_label TEXT NOT NULL DEFAULT '',
+            state TEXT
+        );
+        CREATE TABLE turns (
+            id INTEGER PRIMARY KEY,
+            session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+            idx INTEGER NOT NULL,
+            question_id TEXT,
+            role TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            text TEXT NOT NULL,
+            truncated INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            UNIQUE (session_id, idx)
+        );
+        CREATE TABLE grades (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+            question_id TEXT NOT NULL,
+            answer TEXT NOT NULL,
+            grade TEXT NOT NULL,
+            grader TEXT,
+            model TEXT,
+            rubric_version TEXT,
+            created_at TEXT NOT NULL,
+            is_current INTEGER NOT NULL DEFAULT 1
+        );
+        CREATE INDEX grades_session ON grades(session_id, question_id);
+        """
+    )
+
+
+def _migration_2(conn: sqlite3.Connection) -> None:
+    """Grader label on sessions, topics and the total on grades (for progress), and indexes.
+
+    At most one current grade per question is enforced by a partial unique index, so a regrade
+    can never leave two "current" grades behind.
+    """
+    _run_script(conn, 
+        """
+        ALTER TABLE sessions ADD COLUMN grader_label TEXT NOT NULL DEFAULT '';
+        ALTER TABLE grades ADD COLUMN topics TEXT NOT NULL DEFAULT '[]';
+        ALTER TABLE grades ADD COLUMN total REAL;
+        UPDATE grades SET total = json_extract(grade, '$.total');
+        UPDATE grades SET is_current = 0 WHERE is_current = 1 AND id NOT IN (
+            SELECT MAX(id) FROM grades WHERE is_current = 1 GROUP BY session_id, question_id);
+        CREATE UNIQUE INDEX grades_one_current ON grades(session_id, question_id) WHERE is_current = 1;
+        CREATE INDEX sessions_owner ON sessions(owner, created_at);
+        """
+    )
+
+
+# Ordered: MIGRATIONS[i] brings a database from user_version i to i + 1. Append, never edit.
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_migration_1, _migration_2)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
+    """Apply the missing migrations up to ``target`` in one transaction; return the new version.
+
+    The version is re-read inside the write lock so two processes opening a new file at once
+    do not both run a migration.
+    """
+    current = conn.execute("PRAGMA user_version").fetchone()[0]
+    if current >= target:
+        return current
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        current = conn.execute("PRAGMA user_version").fetchone()[0]
+        if current > SCHEMA_VERSION:
+            raise StoreUnavailable(
+                f"the transcript store has schema version {current}, newer than this program "
+                f"({SCHEMA_VERSION}); upgrade Mianshi")
+        for version in range(current, target):
+            MIGRATIONS[version](conn)
+            log.info("transcript store migrated to schema version %d", version + 1)
+        # PRAGMA does not take parameters; target is an int we computed.
+        conn.execute(f"PRAGMA user_version = {int(max(current, target))}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return max(current, target)
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _ts(value: Any = None) -> str:
+    """A sortable UTC ISO timestamp from a datetime, an ISO string or now."""
+    if value is None:
+        dt = utcnow()
+    elif isinstance(value, datetime):
+        dt = value
+    else:
+        dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _status_of(session: Mapping[str, Any]) -> SessionStatus:
+    if session.get("status") in ("active", "finished"):
+        return session["status"]
+    return "finished" if session.get("phase") == "finished" or session.get("finished_at") else "active"
+
+
+# --------------------------------------------------------------------------- the store
+
+class TranscriptStore:
+    """SQLite transcript store. Implements the engine's ``Recorder`` protocol.
+
+    Safe to share between threads and processes: nothing but the path and the settings is kept.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        scrubber: Scrubber | None = None,
+        card_topics: Callable[[str], list[str]] | None = None,
+        readonly: bool = False,
+    ) -> None:
+        self.path = Path(path)
+        self.readonly = readonly
+        self.scrubber = scrubber or Scrubber()
+        # Topics stored with each grade so progress works without the bank; optional.
+        self._card_topics = card_topics
+        if not readonly:
+            self._initialise()
+        else:
+            with self._read() as conn:
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version != SCHEMA_VERSION:
+                raise StoreUnavailable(
+                    f"the transcript store at {self.path} has schema version {version}, expected "
+                    f"{SCHEMA_VERSION}; open it once writable to migrate it")
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, card_topics: Callable[[str], list[str]] | None = None,
+                      readonly: bool = False) -> "TranscriptStore":
+        return cls(settings.db_path, scrubber=Scrubber.from_settings(settings),
+                   card_topics=card_topics, readonly=readonly)
+
+    # ------------------------------------------------------------------ connections
+
+    def _open_connection(self) -> sqlite3.Connection:
+        """A new connection with our pragmas. Subclasses may add pragmas (tests do)."""
+        if self.readonly:
+            conn = sqlite3.connect(self.path.resolve().as_uri() + "?mode=ro", uri=True,
+                                   timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        else:
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        return conn
+
+    def _initialise(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = self._open_connection()
+        except (OSError, sqlite3.Error) as exc:
+            raise _unavailable(exc, self.path, writing=True) from exc
+        try:
+            self._enable_wal(conn)
+            migrate(conn)
+        except sqlite3.Error as exc:
+            raise _unavailable(exc, self.path, writing=True) from exc
+        finally:
+            conn.close()
+
+    def _enable_wal(self, conn: sqlite3.Connection) -> None:
+        # Switching to WAL needs a moment without other connections' locks; when several
+        # processes create the file at once, retry until one of them has switched it.
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc).lower() or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+                continue
+            if mode.lower() == "wal":
+                conn.execute("PRAGMA synchronous = NORMAL")  # durable in WAL across app crashes
+                return
+            raise sqlite3.OperationalError(f"could not switch to WAL journal mode (got {mode})")
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        try:
+            conn = self._open_connection()
+        except sqlite3.Error as exc:
+            raise _unavailable(exc, self.path, writing=False) from exc
+        try:
+            yield conn
+        except sqlite3.Error as exc:
+            raise _unavailable(exc, self.path, writing=False) from exc
+        finally:
+            conn.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One committed transaction; any failure rolls back and becomes StoreUnavailable."""
+        if self.readonly:
+            raise StoreUnavailable(f"the transcript store at {self.path} is open read-only; "
+                                   "the session was not saved")
+        try:
+            conn = self._open_connection()
+        except sqlite3.Error as exc:
+            raise _unavailable(exc, self.path, writing=True) from exc
+        try:
+            conn.execute("BEGIN IMMEDIATE")  # take the write lock now: no upgrade deadlocks
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise _unavailable(exc, self.path, writing=True) from exc
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        """Nothing to release (connections live for one call); here for symmetry."""
+
+    def __enter__(self) -> "TranscriptStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ Recorder protocol
+
+    def record_session(self, session: dict) -> None:
+        """Create or update a session row from ``SessionState.model_dump(mode="json")``.
+
+        The whole dict is kept as the resume snapshot; the owner never changes once set.
+        """
+        if not session.get("id"):
+            raise ValueError("session dict has no id")
+        data = self.scrubber(dict(session))
+        now = _ts()
+        with self._write() as conn:
+            conn.execute(
+                """
+                INSERT INTO sessions (id, owner, created_at, updated_at, status, config, plan,
+                                      interviewer_label, grader_label, state)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(id) DO UPDATE SET
+                    owner = CASE WHEN sessions.owner = '' THEN excluded.owner ELSE sessions.owner END,
+                    updated_at = excluded.updated_at, status = excluded.status,
+                    config = excluded.config, plan = excluded.plan,
+                    interviewer_label = excluded.interviewer_label,
+                    grader_label = excluded.grader_label, state = excluded.state
+                """,
+                (str(data["id"]), str(data.get("owner") or ""), _ts(data.get("created_at")), now,
+                 _status_of(data), _dumps(data.get("config") or {}), _dumps(list(data.get("plan") or [])),
+                 str(data.get("interviewer_label") or ""), str(data.get("grader_label") or ""),
+                 _dumps(data)),
+            )
+
+    def record_turn(self, turn: Turn) -> None:
+        """Write one turn now (upsert on (session_id, index))."""
+        text = self.scrubber.text(turn.text)
+        with self._write() as conn:
+            self._ensure_session(conn, turn.session_id)
+            conn.execute(
+                """
+                INSERT INTO turns (session_id, idx, question_id, role, kind, text, truncated, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(session_id, idx) DO UPDATE SET
+                    question_id = excluded.question_id, role = excluded.role, kind = excluded.kind,
+                    text = excluded.text, truncated = excluded.truncated
+                """,
+                (turn.session_id, turn.index, turn.question_id, turn.role, turn.kind, text,
+                 int(turn.truncated), _ts(turn.created_at)),
+            )
+            conn.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (_ts(), turn.session_id))
+
+    def record_grade(self, session_id: str, question_id: str, grade: Grade, answer: str) -> None:
+        """Store a grade as the question's current one; earlier grades stay, superseded."""
+        with self._write() as conn:
+            self._ensure_session(conn, session_id)
+            self._insert_grade(conn, session_id, question_id, grade, answer)
+
+    # ------------------------------------------------------------------ writes for review
+
+    def add_regrade(self, session_id: str, question_id: str, grade: Grade, answer: str) -> int:
+        """A new grade for an existing session's question; it becomes current, the old stay.
+
+        Returns the new grade's id. Raises SessionNotFound for an unknown session.
+        """
+        with self._write() as conn:
+            if conn.execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)).fetchone() is None:
+                raise SessionNotFound(f"no session {session_id!r}")
+            return self._insert_grade(conn, session_id, question_id, grade, answer)
+
+    def set_current_grade(self, session_id: str, grade_id: int) -> None:
+        """Make an earlier grade of a question current again (undo a regrade)."""
+        with self._write() as conn:
+            row = conn.execute("SELECT question_id FROM grades WHERE id = ? AND session_id = ?",
+                               (grade_id, session_id)).fetchone()
+            if row is None:
+                raise SessionNotFound(f"no grade {grade_id} in session {session_id!r}")
+            conn.execute("UPDATE grades SET is_current = 0 WHERE session_id = ? AND question_id = ?",
+                         (session_id, row["question_id"]))
+            conn.execute("UPDATE grades SET is_current = 1 WHERE id = ?", (grade_id,))
+            conn.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (_ts(), session_id))
+
+    def delete_session(self, session_id: str, owner: str | None = None) -> bool:
+        """Delete a session with all its turns and grades. False if there was none (for owner).
+
+        The rows are deleted explicitly (not only through ON DELETE CASCADE) so they are gone
+        even in a file written by a tool that did not enable foreign keys.
+        """
+        with self._write() as conn:
+            if not self._visible(conn, session_id, owner):
+                return False
+            conn.execute("DELETE FROM grades WHERE session_id = ?", (session_id,))
+            conn.execute("DELETE FROM turns WHERE session_id = ?", (session_id,))
+            conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+        log.info("deleted session %s", session_id)
+        return True
+
+    def restore_session(self, record: SessionRecord) -> str:
+        """Write a whole session (an import) in one transaction. Fails if the id exists."""
+        data = self.scrubber(record.model_dump(mode="json"))
+        rec = SessionRecord.model_validate(data)
+        with self._write() as conn:
+            if conn.execute("SELECT 1 FROM sessions WHERE id = ?", (rec.id,)).fetchone():
+                raise StoreError(f"a session with id {rec.id!r} already exists")
+            conn.execute(
+                """
+                INSERT INTO sessions (id, owner, created_at, updated_at, status, config, plan,
+                                      interviewer_label, grader_label, state)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                (rec.id, rec.owner, _ts(rec.created_at), _ts(rec.updated_at), rec.status,
+                 _dumps(rec.config), _dumps(rec.plan), rec.interviewer_label, rec.grader_label,
+                 None if rec.state is None else _dumps(rec.state)),
+            )
+            conn.executemany(
+                """
+                INSERT INTO turns (session_id, idx, question_id, role, kind, text, truncated, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                [(rec.id, t.index, t.question_id, t.role, t.kind, t.text, int(t.truncated),
+                  _ts(t.created_at)) for t in rec.turns],
+            )
+            # Oldest first, so grade ids keep the original order; current flags as exported.
+            for g in sorted(rec.grades, key=lambda g: (g.created_at, g.id)):
+                self._insert_grade(conn, rec.id, g.question_id, g.grade, g.answer,
+                                   created_at=g.created_at, is_current=g.is_current, topics=g.topics)
+        return rec.id
+
+    # ------------------------------------------------------------------ reads
+
+    def exists(self, session_id: str) -> bool:
+        with self._read() as conn:
+            return conn.execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)).fetchone() is not None
+
+    def list_sessions(
+        self,
+        owner: str | None = None,
+        *,
+        topic: str | None = None,
+        min_score: float | None = None,
+        max_score: float | None = None,
+        status: SessionStatus | None = None,
+        limit: int | None = None,
+    ) -> list[SessionSummary]:
+        """Summaries, newest first. ``owner=None`` lists everyone's (admin and command line).
+
+        A score filter leaves out sessions without any graded question.
+        """
+        where, params = [], []
+        if owner is not None:
+            where.append("s.owner = ?")
+            params.append(owner)
+        if status is not None:
+            where.append("s.status = ?")
+            params.append(status)
+        sql = f"""
+            SELECT s.id, s.owner, s.created_at, s.updated_at, s.status, s.config, s.plan,
+                   s.interviewer_label, s.grader_label,
+                   (SELECT COUNT(DISTINCT t.question_id) FROM turns t WHERE t.session_id = s.id
+                        AND t.role = 'candidate' AND t.kind = 'answer') AS n_answered
+            FROM sessions s {'WHERE ' + ' AND '.join(where) if where else ''}
+            ORDER BY s.created_at DESC, s.id
+        """
+        with self._read() as conn:
+            rows = conn.execute(sql, params).fetchall()
+            grades = self._current_grade_rows(conn, [r["id"] for r in rows])
+        out = []
+        for row in rows:
+            summary = self._summary(row, grades.get(row["id"], []))
+            if topic is not None and topic not in summary.topics:
+                continue
+            if min_score is not None and (summary.overall is None or summary.overall < min_score):
+                continue
+            if max_score is not None and (summary.overall is None or summary.overall > max_score):
+                continue
+            out.append(summary)
+            if limit is not None and len(out) >= limit:
+                break
+        return out
+
+    def get_session(self, session_id: str, owner: str | None = None) -> SessionRecord:
+        """The whole session; SessionNotFound if unknown or (with ``owner``) someone else's."""
+        with self._read() as conn:
+            row = conn.execute(
+                """
+                SELECT s.*, (SELECT COUNT(DISTINCT t.question_id) FROM turns t WHERE t.session_id = s.id
+                             AND t.role = 'candidate' AND t.kind = 'answer') AS n_answered
+                FROM sessions s WHERE s.id = ?
+                """, (session_id,)).fetchone()
+            if row is None or (owner is not None and row["owner"] != owner):
+                raise SessionNotFound(f"no session {session_id!r}")
+            turn_rows = conn.execute("SELECT * FROM turns WHERE session_id = ? ORDER BY idx",
+                                     (session_id,)).fetchall()
+            grade_rows = conn.execute("SELECT * FROM grades WHERE session_id = ? ORDER BY id",
+                                      (session_id,)).fetchall()
+        grades = [self._stored_grade(g) for g in grade_rows]
+        summary = self._summary(row, [g for g in grade_rows if g["is_current"]])
+        return SessionRecord(
+            **summary.model_dump(),
+            config=json.loads(row["config"]), plan=json.loads(row["plan"]),
+            state=None if row["state"] is None else json.loads(row["state"]),
+            turns=[Turn(session_id=t["session_id"], index=t["idx"], question_id=t["question_id"],
+                        role=t["role"], kind=t["kind"], text=t["text"], truncated=bool(t["truncated"]),
+                        created_at=t["created_at"]) for t in turn_rows],
+            grades=grades,
+        )
+
+    def load_state(self, session_id: str, owner: str | None = None) -> dict | None:
+        """The latest ``SessionState`` snapshot (a dict) to resume from.
+
+        None when the session exists but no snapshot was recorded (only turns arrived);
+        SessionNotFound when there is no such session (for that owner).
+        """
+        with self._read() as conn:
+            row = conn.execute("SELECT owner, state FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        if row is None or (owner is not None and row["owner"] != owner):
+            raise SessionNotFound(f"no session {session_id!r}")
+        return None if row["state"] is None else json.loads(row["state"])
+
+    def graded_rows(self, owner: str | None = None) -> list[dict[str, Any]]:
+        """Current grades with their session's date, for progress: one dict per graded question."""
+        sql = """
+            SELECT g.session_id, g.question_id, g.total, g.topics, g.created_at AS graded_at,
+                   s.created_at AS session_at, s.config
+            FROM grades g JOIN sessions s ON s.id = g.session_id
+            WHERE g.is_current = 1 AND g.total IS NOT NULL {owner}
+            ORDER BY s.created_at, g.id
+        """.format(owner="AND s.owner = ?" if owner is not None else "")
+        with self._read() as conn:
+            rows = conn.execute(sql, (owner,) if owner is not None else ()).fetchall()
+        return [{"session_id": r["session_id"], "question_id": r["question_id"], "total": r["total"],
+                 "topics": json.loads(r["topics"]), "graded_at": datetime.fromisoformat(r["graded_at"]),
+                 "session_at": datetime.fromisoformat(r["session_at"]),
+                 "config_topics": list(json.loads(r["config"]).get("topics") or [])} for r in rows]
+
+    def asked_rows(self, owner: str | None = None) -> list[dict[str, Any]]:
+        """When each card was asked: (session, card, first question turn time), for the planner."""
+        sql = """
+            SELECT t.session_id, t.question_id, MIN(t.created_at) AS asked_at
+            FROM turns t JOIN sessions s ON s.id = t.session_id
+            WHERE t.role = 'interviewer' AND t.kind = 'question' AND t.question_id IS NOT NULL {owner}
+            GROUP BY t.session_id, t.question_id
+            ORDER BY asked_at
+        """.format(owner="AND s.owner = ?" if owner is not None else "")
+        with self._read() as conn:
+            rows = conn.execute(sql, (owner,) if owner is not None else ()).fetchall()
+        return [{"session_id": r["session_id"], "question_id": r["question_id"],
+                 "asked_at": datetime.fromisoformat(r["asked_at"])} for r in rows]
+
+    # ------------------------------------------------------------------ internals
+
+    def _ensure_session(self, conn: sqlite3.Connection, session_id: str) -> None:
+        # A turn or grade that arrives before its session row must still be kept.
+        now = _ts()
+        conn.execute("INSERT OR IGNORE INTO sessions (id, created_at, updated_at) VALUES (?, ?, ?)",
+                     (session_id, now, now))
+
+    @staticmethod
+    def _visible(conn: sqlite3.Connection, session_id: str, owner: str | None) -> bool:
+        row = conn.execute("SELECT owner FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        return row is not None and (owner is None or row["owner"] == owner)
+
+    def _topics_for(self, question_id: str) -> list[str]:
+        if self._card_topics is None:
+            return []
+        try:
+            return list(self._card_topics(question_id) or [])
+        except KeyError:  # a card no longer in the bank: keep the grade, without topics
+            return []
+
+    def _insert_grade(self, conn: sqlite3.Connection, session_id: str, question_id: str, grade: Grade,
+                      answer: str, *, created_at: datetime | None = None, is_current: bool = True,
+                      topics: list[str] | None = None) -> int:
+        grade_json = self.scrubber(grade.model_dump(mode="json"))
+        prov = grade.provenance
+        if is_current:
+            conn.execute("UPDATE grades SET is_current = 0 WHERE session_id = ? AND question_id = ? "
+                         "AND is_current = 1", (session_id, question_id))
+        cur = conn.execute(
+            """
+            INSERT INTO grades (session_id, question_id, answer, grade, grader, model, rubric_version,
+                                created_at, is_current, topics, total)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            (session_id, question_id, self.scrubber.text(answer), _dumps(grade_json), prov.grader,
+             prov.model, prov.rubric_version, _ts(created_at), int(is_current),
+             _dumps(topics if topics is not None else self._topics_for(question_id)),
+             grade.total if grade.status == "graded" else None),
+        )
+        conn.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (_ts(), session_id))
+        return int(cur.lastrowid)
+
+    @staticmethod
+    def _current_grade_rows(conn: sqlite3.Connection, ids: list[str]) -> dict[str, list[sqlite3.Row]]:
+        out: dict[str, list[sqlite3.Row]] = {}
+        if not ids:
+            return out
+        for row in conn.execute("SELECT session_id, total, topics FROM grades WHERE is_current = 1"):
+            out.setdefault(row["session_id"], []).append(row)
+        return out
+
+    @staticmethod
+    def _summary(row: sqlite3.Row, current: list[sqlite3.Row]) -> SessionSummary:
+        config = json.loads(row["config"])
+        plan = json.loads(row["plan"])
+        totals = [g["total"] for g in current if g["total"] is not None]
+        topics = list(dict.fromkeys(list(config.get("topics") or [])
+                                    + [t for g in current for t in json.loads(g["topics"])]))
+        return SessionSummary(
+            id=row["id"], owner=row["owner"], created_at=row["created_at"], updated_at=row["updated_at"],
+            status=row["status"], n_questions=len(plan) or int(config.get("n_questions") or 0),
+            n_answered=row["n_answered"], n_graded=len(totals),
+            overall=round(sum(totals) / len(totals), 1) if totals else None,
+            topics=topics, interviewer_label=row["interviewer_label"], grader_label=row["grader_label"],
+        )
+
+    @staticmethod
+    def _stored_grade(row: sqlite3.Row) -> StoredGrade:
+        return StoredGrade(
+            id=row["id"], session_id=row["session_id"], question_id=row["question_id"], answer=row["answer"],
+            grade=Grade.model_validate_json(row["grade"]), grader=row["grader"], model=row["model"],
+            rubric_version=row["rubric_version"], topics=json.loads(row["topics"]),
+            created_at=row["created_at"], is_current=bool(row["is_current"]),
+        )
