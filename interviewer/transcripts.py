@@ -675,23 +675,32 @@ class TranscriptStore:
             **summary.model_dump(),
             config=json.loads(row["config"]), plan=json.loads(row["plan"]),
             state=None if row["state"] is None else json.loads(row["state"]),
-            turns=[Turn(session_id=t["session_id"], index=t["idx"], question_id=t["question_id"],
-                        role=t["role"], kind=t["kind"], text=t["text"], truncated=bool(t["truncated"]),
-                        created_at=t["created_at"]) for t in turn_rows],
+            turns=[self._turn(t) for t in turn_rows],
             grades=grades,
         )
 
     def load_state(self, session_id: str, owner: str | None = None) -> dict | None:
-        """The latest ``SessionState`` snapshot (a dict) to resume from.
+        """The latest ``SessionState`` snapshot (a dict) to resume from, with every stored turn.
+
+        The engine's snapshots leave the turns out and it numbers new turns by
+        ``len(state.turns)``, so the turns are filled in from the turns table (each committed as
+        it happened, so never behind the snapshot): resuming then continues the numbering
+        instead of overwriting earlier turns.
 
         None when the session exists but no snapshot was recorded (only turns arrived);
         SessionNotFound when there is no such session (for that owner).
         """
         with self._read() as conn:
             row = conn.execute("SELECT owner, state FROM sessions WHERE id = ?", (session_id,)).fetchone()
-        if row is None or (owner is not None and row["owner"] != owner):
-            raise SessionNotFound(f"no session {session_id!r}")
-        return None if row["state"] is None else json.loads(row["state"])
+            if row is None or (owner is not None and row["owner"] != owner):
+                raise SessionNotFound(f"no session {session_id!r}")
+            if row["state"] is None:
+                return None
+            turn_rows = conn.execute("SELECT * FROM turns WHERE session_id = ? ORDER BY idx",
+                                     (session_id,)).fetchall()
+        state = json.loads(row["state"])
+        state["turns"] = [self._turn(t).model_dump(mode="json") for t in turn_rows]
+        return state
 
     def graded_rows(self, owner: str | None = None) -> list[dict[str, Any]]:
         """Current grades with their session's date, for progress: one dict per graded question."""
@@ -736,13 +745,21 @@ class TranscriptStore:
         row = conn.execute("SELECT owner FROM sessions WHERE id = ?", (session_id,)).fetchone()
         return row is not None and (owner is None or row["owner"] == owner)
 
-    def _topics_for(self, question_id: str) -> list[str]:
-        if self._card_topics is None:
+    def _topics_for(self, conn: sqlite3.Connection, session_id: str, question_id: str) -> list[str]:
+        """The card's topics: from the lookup if given, else from the session snapshot's record
+        (the engine copies them from the card at planning time)."""
+        if self._card_topics is not None:
+            try:
+                topics = list(self._card_topics(question_id) or [])
+            except KeyError:  # a card no longer in the bank: fall back to the snapshot
+                topics = []
+            if topics:
+                return topics
+        row = conn.execute("SELECT state FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        if row is None or row["state"] is None:
             return []
-        try:
-            return list(self._card_topics(question_id) or [])
-        except KeyError:  # a card no longer in the bank: keep the grade, without topics
-            return []
+        record = (json.loads(row["state"]).get("records") or {}).get(question_id) or {}
+        return [str(t) for t in record.get("topics") or []]
 
     def _insert_grade(self, conn: sqlite3.Connection, session_id: str, question_id: str, grade: Grade,
                       answer: str, *, created_at: datetime | None = None, is_current: bool = True,
@@ -760,7 +777,7 @@ class TranscriptStore:
             """,
             (session_id, question_id, self.scrubber.text(answer), _dumps(grade_json), prov.grader,
              prov.model, prov.rubric_version, _ts(created_at), int(is_current),
-             _dumps(topics if topics is not None else self._topics_for(question_id)),
+             _dumps(topics if topics is not None else self._topics_for(conn, session_id, question_id)),
              grade.total if grade.status == "graded" else None),
         )
         conn.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (_ts(), session_id))
@@ -789,6 +806,11 @@ class TranscriptStore:
             overall=round(sum(totals) / len(totals), 1) if totals else None,
             topics=topics, interviewer_label=row["interviewer_label"], grader_label=row["grader_label"],
         )
+
+    @staticmethod
+    def _turn(t: sqlite3.Row) -> Turn:
+        return Turn(session_id=t["session_id"], index=t["idx"], question_id=t["question_id"], role=t["role"],
+                    kind=t["kind"], text=t["text"], truncated=bool(t["truncated"]), created_at=t["created_at"])
 
     @staticmethod
     def _stored_grade(row: sqlite3.Row) -> StoredGrade:

@@ -411,3 +411,60 @@ def test_several_processes_writing_at_once_lose_nothing(tmp_path):
         assert c.execute("SELECT COUNT(*) FROM grades").fetchone()[0] == n_proc
         assert c.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert c.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+# --------------------------------------------------------------------------- with the real engine
+
+class FixedGrader:
+    """Implements the Grader protocol with a fixed total, so this test needs no embedder."""
+
+    kind = "offline"
+    label = "fixed test grader"
+
+    def grade(self, question, key_points, answer, kind="concept", language="zh"):
+        return make_grade(7.5 if "B" in answer else 2.0)
+
+
+class ListBank:
+    def __init__(self, cards):
+        self._cards = cards
+
+    def cards(self, topic=None, section=None):
+        return list(self._cards)
+
+    def get(self, card_id):
+        return next(c for c in self._cards if c.id == card_id)
+
+
+def _cards():
+    from interviewer.models import QuestionCard
+    return [QuestionCard(id=f"d:00{i}", question=f"问题 {i}?", doc="d.txt", position=i, line=i,
+                         topics=[t], key_points=["B 初始化为 0"]) for i, t in ((1, "微调"), (2, "RLHF"))]
+
+
+def test_engine_session_is_recorded_and_resumes_from_the_store(store):
+    from interviewer.interviewers import OfflineInterviewer
+    from interviewer.models import SessionConfig
+    from interviewer.session import InterviewEngine, SessionState
+
+    bank = ListBank(_cards())
+    engine = InterviewEngine(bank, OfflineInterviewer(), FixedGrader(), store)
+    state = engine.start(SessionConfig(n_questions=2, followups=False, seed=3), owner="browser-a")
+    list(engine.open(state))
+    list(engine.answer(state, "B 初始化为 0"))  # graded, next question asked
+    n_turns = len(state.turns)
+    del state  # the process "dies": only the store remains
+
+    resumed = SessionState.model_validate(store.load_state(state_id := store.list_sessions()[0].id))
+    assert len(resumed.turns) == n_turns and resumed.current == 1
+    engine2 = InterviewEngine(bank, OfflineInterviewer(), FixedGrader(), store)
+    list(engine2.open(resumed))   # a reload: re-sends the question, records nothing new
+    list(engine2.answer(resumed, "不知道"))
+    rec = store.get_session(state_id, owner="browser-a")
+    assert rec.status == "finished"
+    assert [t.index for t in rec.turns] == list(range(len(rec.turns))) and len(rec.turns) > n_turns
+    assert [t.text for t in rec.turns[:n_turns]] == [t.text for t in resumed.turns[:n_turns]]
+    assert {q: g.grade.total for q, g in rec.current_grades().items()} == {rec.plan[0]: 7.5, rec.plan[1]: 2.0}
+    # Topics came from the snapshot's records (the engine copies them from the cards).
+    assert sorted(rec.topics) == ["RLHF", "微调"]
+    assert rec.grader_label == "fixed test grader"
