@@ -1,0 +1,39 @@
+"""Mianshi 面试 — the Gradio app. Runs unchanged locally and as a Hugging Face Space.
+
+    python app.py            # http://127.0.0.1:7860, offline, no configuration
+
+Host and port come from GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (Spaces sets 0.0.0.0:7860);
+data dir and model settings from the MIANSHI_* / OPENAI_* variables (see README).
+"""
+
+from __future__ import annotations
+
+import os
+
+# Before gradio is imported: no usage reporting from a self-hosted interviewer.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+from interviewer.config import Settings  # noqa: E402
+from interviewer.ui.app import build_app, launch_kwargs  # noqa: E402
+from interviewer.ui.services import build_services  # noqa: E402
+
+
+def main() -> None:
+    settings = Settings.from_env()
+    # The bank is opened (built on first run) once, here, and shared read-only by all sessions.
+    services = build_services(settings)
+    demo = build_app(settings, services)
+    # Gradio's default is one event at a time across all users; an interview mostly waits on
+    # the candidate, so many sessions can stream at once.
+    demo.queue(default_concurrency_limit=int(os.environ.get("MIANSHI_CONCURRENCY", "32")))
+    demo.launch(
+        server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+        server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+        show_error=True,
+        footer_links=["api"],
+        **launch_kwargs(),
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The Gradio app\x27s building blocks (layout, rendering, review tab)."""

@@ -1,0 +1,427 @@
+"""The Gradio app: start screen, streamed interview with grade cards, report, and review tab.
+
+Per-user state lives only in the browser (gr.BrowserState: browser id, current session id and
+a serialised copy of the session) and in the per-connection gr.State; the SQLite store holds the
+full record. Nothing user-specific is kept in this module or in the closures below, so two
+browsers never see each other's sessions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+
+from interviewer.models import SessionConfig
+from interviewer.ui import render
+from interviewer.ui.render import esc
+from interviewer.ui.services import Services, browser_secret
+
+ALL = "全部 / all"
+LANGUAGES = [("中文", "zh"), ("English", "en")]
+
+APP_CSS = render.CARD_CSS + """
+#status-line{font-size:13px;color:#57606a}
+#chat{min-height:420px}
+#grade-card{max-height:720px;overflow:auto}
+#report:empty{display:none}
+.gradio-container{max-width:1400px !important}
+"""
+
+
+def _empty_browser() -> dict:
+    return {"browser_id": "", "session_id": None, "state": None}
+
+
+def _browser(bs: Any) -> dict:
+    """The BrowserState value with a browser id (created on first visit)."""
+    bs = dict(bs) if isinstance(bs, dict) else _empty_browser()
+    if not bs.get("browser_id"):
+        bs["browser_id"] = uuid.uuid4().hex
+    return bs
+
+
+class InterviewUI:
+    """Event handlers. Holds only the shared read-only services; per-user data comes in as arguments."""
+
+    def __init__(self, services: Services):
+        self.s = services
+        self.engine = services.engine
+        self.settings = services.settings
+
+    # ------------------------------------------------------------------ state
+    def _state_class(self):
+        from interviewer.session import SessionState
+
+        return SessionState
+
+    def resolve(self, st: Any, bs: dict):
+        """The current session of this browser: the live copy, the store's snapshot, or BrowserState's."""
+        sid = bs.get("session_id")
+        owner = bs.get("browser_id")
+        if not sid or not owner:
+            return None
+        if st is not None and getattr(st, "id", None) == sid and st.owner == owner:
+            return st
+        from interviewer.transcripts import SessionNotFound, StoreError
+
+        try:
+            state = self._from_store(sid, owner)
+            if state is not None:
+                return state
+            if self.s.store.exists(sid):
+                # Someone else's session id (or one without a snapshot): never adopt a
+                # browser-supplied state for it, or its turns would be written into that session.
+                return None
+        except SessionNotFound:
+            if self.s.store.exists(sid):
+                return None
+        except StoreError:
+            pass  # the store is unavailable: fall back to the copy kept in the browser
+        raw = bs.get("state")
+        if raw:
+            try:
+                state = self._state_class().model_validate(raw)
+            except ValueError:
+                return None
+            if state.id == sid and state.owner == owner:
+                return state
+        return None
+
+    def _from_store(self, sid: str, owner: str):
+        """The latest snapshot plus the turns table (the engine's snapshots leave turns out)."""
+        snap = self.s.store.load_state(sid, owner=owner)
+        if snap is None:
+            return None
+        record = self.s.store.get_session(sid, owner=owner)
+        snap = dict(snap)
+        snap["turns"] = [t.model_dump(mode="json") for t in record.turns]
+        state = self._state_class().model_validate(snap)
+        # A snapshot taken just before a question was asked (the process was stopped mid-stream)
+        # has the question in the turns but not in its record: take it from there, so resuming
+        # does not ask it a second time.
+        qid = state.current_id
+        if getattr(state.phase, "value", state.phase) != "finished" and qid and not state.records[qid].asked:
+            asked = [t.text for t in state.turns if t.question_id == qid and t.kind == "question"]
+            if asked:
+                state.records[qid].asked = asked[-1]
+        return state
+
+    def snapshot(self, state) -> None:
+        """Store the state after every action, so a reload resumes exactly here."""
+        if state is None:
+            return
+        from interviewer.transcripts import StoreError
+
+        row = state.model_dump(mode="json", exclude={"turns"})
+        row["status"] = "finished" if getattr(state.phase, "value", state.phase) == "finished" else "active"
+        try:
+            self.s.store.record_session(row)
+        except StoreError as exc:
+            gr.Warning(str(exc))
+
+    def _store_browser(self, bs: dict, state) -> dict:
+        bs = dict(bs)
+        bs["session_id"] = state.id if state is not None else None
+        bs["state"] = state.model_dump(mode="json") if state is not None else None
+        return bs
+
+    # ------------------------------------------------------------------ rendering
+    def _lang(self, state) -> str:
+        return state.config.language if state is not None else "zh"
+
+    def chat_messages(self, state, pending: str | None = None) -> list[dict]:
+        if state is None:
+            return []
+        return render.turns_to_messages(state.turns, pending=pending, language=self._lang(state),
+                                        max_chars=self.settings.max_answer_chars)
+
+    def cards_html(self, state, newest_first: bool = True) -> str:
+        """Grade cards of the graded (and skipped) questions only: key points appear after grading."""
+        if state is None:
+            return ""
+        lang = self._lang(state)
+        cards = []
+        for i, qid in enumerate(state.plan):
+            rec = state.records.get(qid)
+            if rec is None or (rec.grade is None and not rec.skipped):
+                continue
+            truncated = any(t.truncated for t in state.turns if t.question_id == qid and t.role == "candidate")
+            cards.append(render.grade_card_html(
+                qid, rec.asked, rec.answers, rec.grade, self.s.card(qid), lang, skipped=rec.skipped,
+                truncated=truncated, index=i + 1))
+        if newest_first:
+            cards.reverse()
+        return "".join(cards)
+
+    def report_view(self, state):
+        """(report html, markdown file, json file) once the session is finished."""
+        if state is None or getattr(state.phase, "value", state.phase) != "finished":
+            return "", None, None
+        report = self.engine.report(state)
+        md_path, json_path = self.export_files(state)
+        return render.report_html(report, self._lang(state)), md_path, json_path
+
+    def export_files(self, state) -> tuple[str | None, str | None]:
+        from interviewer.transcripts import StoreError
+
+        try:
+            record = self.s.store.get_session(state.id, owner=state.owner)
+        except (KeyError, StoreError):
+            return None, None
+        return write_exports(self.s, record)
+
+    def view(self, state, bs: dict, pending: str | None = None, final: bool = True):
+        """Outputs of every interview event: chat, cards, report, downloads, answer box, states."""
+        report, md, js = self.report_view(state) if final else (gr.skip(), gr.skip(), gr.skip())
+        finished = state is not None and getattr(state.phase, "value", state.phase) == "finished"
+        return (
+            self.chat_messages(state, pending),
+            self.cards_html(state),
+            report,
+            gr.update(value=md, visible=bool(md)) if final else gr.skip(),
+            gr.update(value=js, visible=bool(js)) if final else gr.skip(),
+            gr.update(interactive=state is not None and not finished),
+            state,
+            self._store_browser(bs, state) if final else gr.skip(),
+        )
+
+    def run(self, events, state, bs: dict):
+        """Stream engine events: re-render from the state on each, with the message being streamed."""
+        pending = ""
+        try:
+            for ev in events:
+                if ev.type == "delta" and ev.delta:
+                    pending += ev.delta
+                    yield self.view(state, bs, pending=pending, final=False)
+                elif ev.type in ("turn", "grade", "notice", "finished"):
+                    if ev.type in ("turn", "notice"):
+                        # A completed turn replaces its preview; a notice may mean the model
+                        # failed and the streamed text is void (the final turn is authoritative).
+                        pending = ""
+                    yield self.view(state, bs, pending=pending or None, final=False)
+        except ValueError as exc:  # e.g. an action the current phase does not allow
+            gr.Warning(str(exc))
+        self.snapshot(state)
+        yield self.view(state, bs, final=True)
+
+    # ------------------------------------------------------------------ handlers
+    def on_load(self, bs):
+        bs = _browser(bs)
+        state = self.resolve(None, bs)
+        if state is None:
+            bs = self._store_browser(bs, None)
+        return self.view(state, bs)
+
+    def start(self, topics, sections, n_questions, followups, language, weak_spots, bs, st):
+        bs = _browser(bs)
+        config = SessionConfig(
+            topics=[t for t in (topics or []) if t != ALL], sections=[s for s in (sections or []) if s != ALL],
+            n_questions=int(n_questions), followups=bool(followups), language=language or "zh",
+            weak_spots=bool(weak_spots))
+        history = self.history(bs["browser_id"]) if weak_spots else None
+        state = self.engine.start(config, owner=bs["browser_id"], history=history)
+        yield from self.run(self.engine.open(state), state, bs)
+
+    def _act(self, action: str, bs, st, *args):
+        bs = _browser(bs)
+        state = self.resolve(st, bs)
+        if state is None:
+            gr.Warning("没有进行中的面试 / no interview in progress — 请先开始 (start one first)")
+            yield self.view(None, bs)
+            return
+        if getattr(state.phase, "value", state.phase) == "finished":
+            yield self.view(state, bs)
+            return
+        yield from self.run(getattr(self.engine, action)(state, *args), state, bs)
+
+    def answer(self, text, bs, st):
+        if not (text or "").strip():
+            gr.Warning("回答为空 / empty answer")
+            bs = _browser(bs)
+            yield self.view(self.resolve(st, bs), bs)
+            return
+        yield from self._act("answer", bs, st, text)
+
+    def skip(self, bs, st):
+        yield from self._act("skip", bs, st)
+
+    def repeat(self, bs, st):
+        yield from self._act("repeat", bs, st)
+
+    def end(self, bs, st):
+        yield from self._act("end", bs, st)
+
+    # ------------------------------------------------------------------ progress
+    def history(self, owner: str):
+        try:
+            from interviewer import progress
+        except ImportError:
+            return None
+        fn = getattr(progress, "history_for_planner", None)
+        return fn(self.s.store, owner) if fn else None
+
+    def mastery(self, owner: str | None) -> pd.DataFrame:
+        """Per-topic mastery (0-10) of this browser's graded answers, for the bar chart."""
+        rows: list[dict] = []
+        try:
+            from interviewer import progress
+
+            data = progress.mastery(self.s.store, owner)
+        except (ImportError, AttributeError):
+            data = {}
+        for topic, value in (data or {}).items():
+            score = getattr(value, "score", value)
+            if isinstance(value, dict):
+                score = value.get("score", value.get("mastery"))
+            if score is not None:
+                rows.append({"topic": topic, "mastery": float(score)})
+        return pd.DataFrame(rows or [], columns=["topic", "mastery"])
+
+
+# ---------------------------------------------------------------------- export adapters
+
+def _export_module():
+    try:
+        from interviewer import export
+    except ImportError:
+        return None
+    return export
+
+
+def export_markdown(services: Services, record) -> str:
+    """A stored session (SessionRecord) as Markdown, through interviewer/export.py when present."""
+    export = _export_module()
+    fn = getattr(export, "to_markdown", None) or getattr(export, "export_markdown", None)
+    if fn is not None:
+        return fn(record)
+    return _fallback_markdown(services, record)
+
+
+def export_json(services: Services, record) -> str:
+    export = _export_module()
+    fn = getattr(export, "to_json", None) or getattr(export, "export_json", None)
+    if fn is not None:
+        out = fn(record)
+        return out if isinstance(out, str) else json.dumps(out, ensure_ascii=False, indent=2, default=str)
+    return record.model_dump_json(indent=2)
+
+
+def _fallback_markdown(services: Services, record) -> str:
+    """Minimal Markdown export used only until interviewer/export.py exists."""
+    from interviewer.grading.rubric import criterion_name
+
+    lines = [f"# Mianshi 面试 — session {record.id}", "",
+             f"- date: {record.created_at.isoformat()}", f"- interviewer: {record.interviewer_label}",
+             f"- overall: {record.overall if record.overall is not None else '—'} / 10", ""]
+    for i, q in enumerate(record.questions(), 1):
+        lines += [f"## Q{i} ({q.question_id})", ""]
+        for t in q.turns:
+            lines.append(f"- **{t.role}** ({t.kind}): {t.text}")
+        for g in sorted(([q.grade] if q.grade else []) + list(q.superseded), key=lambda g: g.id):
+            p = g.grade.provenance
+            lines += ["", f"**grade** {g.grade.total if g.grade.total is not None else 'not graded'} / 10 — "
+                          f"{p.grader} {p.model or ''} {p.grader_version} {p.rubric_version} "
+                          f"({'current' if g.is_current else 'superseded'}, {g.created_at.isoformat()})"]
+            for c in g.grade.criteria:
+                lines.append(f"- {criterion_name(c.criterion)}: {c.score} — {c.reason}")
+            for v in g.grade.key_points:
+                lines.append(f"- [{v.status.value}] {v.point}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_exports(services: Services, record) -> tuple[str, str]:
+    """Markdown and JSON files in a fresh temp dir (Gradio copies returned files to its cache)."""
+    out = Path(tempfile.mkdtemp(prefix="mianshi-export-"))
+    md_path, json_path = out / f"mianshi-{record.id}.md", out / f"mianshi-{record.id}.json"
+    md_path.write_text(export_markdown(services, record), encoding="utf-8")
+    json_path.write_text(export_json(services, record), encoding="utf-8")
+    return str(md_path), str(json_path)
+
+
+# ---------------------------------------------------------------------- layout
+
+def build_app(settings, services: Services | None = None, env: dict[str, str] | None = None) -> gr.Blocks:
+    """The app for these settings. Services (bank, engine, store) are built once here if not given."""
+    from interviewer.ui.review import ReviewUI
+
+    env = dict(os.environ if env is None else env)
+    services = services or __import__("interviewer.ui.services", fromlist=["build_services"]).build_services(settings)
+    ui = InterviewUI(services)
+    review = ReviewUI(services, ui)
+    topics = list(services.bank.topics())
+    sections = list(services.bank.sections())
+
+    with gr.Blocks(title="Mianshi 面试") as demo:
+        bs = gr.BrowserState(_empty_browser(), storage_key="mianshi-browser-v1",
+                             secret=browser_secret(settings, env))
+        st = gr.State(None)
+        gr.HTML(f'<h2 style="margin:0">Mianshi 面试 · mock interviewer</h2>')
+        gr.HTML(f'<div>{esc(settings.describe_interviewer())} · '
+                f'{len(services.bank.cards())} questions</div>', elem_id="status-line")
+
+        with gr.Tab("面试 Interview", id="tab-interview"):
+            with gr.Accordion("开始新面试 / New interview", open=True, elem_id="start-screen"):
+                with gr.Row():
+                    topics_in = gr.Dropdown(topics, multiselect=True, label="主题 Topics（空 = 全部）",
+                                            elem_id="topics", scale=3)
+                    sections_in = gr.Dropdown(sections, multiselect=True, label="轮次/板块 Sections（空 = 全部）",
+                                              elem_id="sections", scale=3)
+                with gr.Row():
+                    n_in = gr.Slider(1, 20, value=5, step=1, label="题目数 Questions", elem_id="n-questions")
+                    followups_in = gr.Checkbox(True, label="追问 Follow-ups", elem_id="followups")
+                    lang_in = gr.Radio(LANGUAGES, value="zh", label="语言 Language", elem_id="language")
+                    weak_in = gr.Checkbox(False, label="练习我的弱项 Practise my weak spots", elem_id="weak-spots")
+                    start_btn = gr.Button("开始面试 Start", variant="primary", elem_id="start-button")
+            with gr.Row(equal_height=False):
+                with gr.Column(scale=3):
+                    chat = gr.Chatbot(label="面试 Interview", elem_id="chat", height=520,
+                                      sanitize_html=True, latex_delimiters=[], feedback_options=None,
+                                      buttons=[])
+                    answer_in = gr.Textbox(label="你的回答 Your answer", lines=4, max_lines=12,
+                                           elem_id="answer-box", interactive=False,
+                                           placeholder="输入回答，Ctrl+Enter 或点「发送」/ type your answer")
+                    with gr.Row():
+                        send_btn = gr.Button("发送 Send", variant="primary", elem_id="send-button")
+                        skip_btn = gr.Button("跳过 Skip", elem_id="skip-button")
+                        repeat_btn = gr.Button("重复问题 Repeat", elem_id="repeat-button")
+                        end_btn = gr.Button("结束 End", variant="stop", elem_id="end-button")
+                with gr.Column(scale=2):
+                    gr.HTML("<b>评分卡 Grade cards</b>")
+                    cards = gr.HTML("", elem_id="grade-card")
+            report = gr.HTML("", elem_id="report")
+            with gr.Row():
+                report_md = gr.DownloadButton("下载 Markdown", visible=False, elem_id="report-md")
+                report_json = gr.DownloadButton("下载 JSON", visible=False, elem_id="report-json")
+
+        with gr.Tab("回顾 Review", id="tab-review") as review_tab:
+            review.layout(topics)
+
+        outputs = [chat, cards, report, report_md, report_json, answer_in, st, bs]
+        common = dict(outputs=outputs, concurrency_limit="default")
+        start_btn.click(ui.start, [topics_in, sections_in, n_in, followups_in, lang_in, weak_in, bs, st],
+                        api_name="start", **common)
+        # The answer box is cleared when the answer was accepted: a separate step keeps `answer`'s
+        # API signature to what a client sends (the text) and what it gets back (the view).
+        send = send_btn.click(ui.answer, [answer_in, bs, st], api_name="answer", **common)
+        send.success(lambda: "", None, answer_in, api_name=False)
+        submit = answer_in.submit(ui.answer, [answer_in, bs, st], api_name=False, **common)
+        submit.success(lambda: "", None, answer_in, api_name=False)
+        skip_btn.click(ui.skip, [bs, st], api_name="skip", **common)
+        repeat_btn.click(ui.repeat, [bs, st], api_name="repeat", **common)
+        end_btn.click(ui.end, [bs, st], api_name="end", **common)
+        demo.load(ui.on_load, [bs], outputs, api_name="resume")
+
+        review.wire(demo, bs, review_tab)
+    return demo
+
+
+def launch_kwargs() -> dict:
+    return {"css": APP_CSS, "theme": gr.themes.Soft()}

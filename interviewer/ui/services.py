@@ -1,0 +1,86 @@
+"""What the app needs from the library, built once at startup and shared read-only.
+
+The bank, the engine, the grader and the transcript store are safe to share between sessions:
+the engine keeps no state of its own (everything lives in the SessionState it is handed) and
+the store is a SQLite database with its own connection handling. Nothing here is per-user.
+
+The thin adapters below exist because the library grew in parallel with the app: they call the
+library's API and only fall back where a method is not there (noted in the report of the UI work).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from interviewer.config import Settings
+from interviewer.models import Grade, QuestionCard
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    bank: Any
+    engine: Any
+    grader: Any
+    store: Any  # TranscriptStore (also the engine's recorder)
+
+    # ------------------------------------------------------------------ bank
+    def card(self, card_id: str) -> QuestionCard | None:
+        try:
+            return self.bank.get(card_id)
+        except KeyError:
+            return None
+
+
+def browser_secret(settings: Settings, env: dict[str, str]) -> str:
+    """The key BrowserState encrypts localStorage with.
+
+    Gradio's default is random per process, which would make every browser forget its session
+    after a restart (a Space restarts often). So it is taken from MIANSHI_BROWSER_SECRET, or
+    generated once and kept in the data dir next to the transcripts it protects.
+    """
+    if env.get("MIANSHI_BROWSER_SECRET"):
+        return env["MIANSHI_BROWSER_SECRET"]
+    path = Path(settings.data_dir) / "browser_secret"
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_urlsafe(24)
+        path.write_text(value, encoding="utf-8")
+        path.chmod(0o600)
+        return value
+
+
+def build_services(settings: Settings) -> Services:
+    """Open the bank (building it if needed) and build engine, grader and store from settings.
+
+    Uses interviewer.factory when it provides `build`; until then (or if it does not) the offline
+    parts are wired here directly — the same parts the factory builds in offline mode.
+    """
+    try:
+        from interviewer import factory  # noqa: F401
+    except ImportError:
+        factory = None
+    if factory is not None and hasattr(factory, "build"):
+        built = factory.build(settings)
+        store = getattr(built, "store", None) or getattr(built, "recorder", None)
+        return Services(settings=settings, bank=built.bank, engine=built.engine, grader=built.grader,
+                        store=store)
+
+    from interviewer.bank import QuestionBank
+    from interviewer.embedding import Embedder
+    from interviewer.grading.offline import OfflineGrader
+    from interviewer.interviewers import OfflineInterviewer
+    from interviewer.session import InterviewEngine
+    from interviewer.transcripts import TranscriptStore
+
+    embedder = Embedder()
+    bank = QuestionBank.open(settings, embedder=embedder)
+    grader = OfflineGrader(embedder)
+    store = TranscriptStore.from_settings(settings, card_topics=lambda cid: bank.get(cid).topics)
+    engine = InterviewEngine(bank, OfflineInterviewer(), grader, recorder=store, settings=settings)
+    return Services(settings=settings, bank=bank, engine=engine, grader=grader, store=store)
