@@ -58,6 +58,10 @@ class StoreUnavailable(StoreError):
     """The store cannot be written (or opened): read-only location, disk full, not a database."""
 
 
+class SessionExists(StoreError):
+    """A session with that id is already stored (an import that must pick a new id)."""
+
+
 class SessionNotFound(StoreError, KeyError):
     """No session with that id (or not one the given owner may see)."""
 
@@ -577,7 +581,7 @@ class TranscriptStore:
         rec = SessionRecord.model_validate(data)
         with self._write() as conn:
             if conn.execute("SELECT 1 FROM sessions WHERE id = ?", (rec.id,)).fetchone():
-                raise StoreError(f"a session with id {rec.id!r} already exists")
+                raise SessionExists(f"a session with id {rec.id!r} already exists")
             conn.execute(
                 """
                 INSERT INTO sessions (id, owner, created_at, updated_at, status, config, plan,
