@@ -492,8 +492,9 @@ class InterviewEngine:
             self._record_session(state)
 
     def _record_session(self, state: SessionState) -> None:
-        row = state.model_dump(mode="json", exclude={"turns"})
-        row["status"] = state.phase.value
+        # The whole state is the store's resume snapshot; status is the store's coarse view.
+        row = state.model_dump(mode="json")
+        row["status"] = "finished" if state.phase == Phase.finished else "active"
         self.recorder.record_session(row)
 
     def _turn(self, state: SessionState, role: str, kind: str, text: str, qid: str | None,
