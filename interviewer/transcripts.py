@@ -723,9 +723,9 @@ class TranscriptStore:
                  "config_topics": list(json.loads(r["config"]).get("topics") or [])} for r in rows]
 
     def asked_rows(self, owner: str | None = None) -> list[dict[str, Any]]:
-        """When each card was asked: (session, card, first question turn time), for the planner."""
+        """When each card was asked: (session, card, first question turn, session start), for the planner."""
         sql = """
-            SELECT t.session_id, t.question_id, MIN(t.created_at) AS asked_at
+            SELECT t.session_id, t.question_id, MIN(t.created_at) AS asked_at, s.created_at AS session_at
             FROM turns t JOIN sessions s ON s.id = t.session_id
             WHERE t.role = 'interviewer' AND t.kind = 'question' AND t.question_id IS NOT NULL {owner}
             GROUP BY t.session_id, t.question_id
@@ -734,7 +734,8 @@ class TranscriptStore:
         with self._read() as conn:
             rows = conn.execute(sql, (owner,) if owner is not None else ()).fetchall()
         return [{"session_id": r["session_id"], "question_id": r["question_id"],
-                 "asked_at": datetime.fromisoformat(r["asked_at"])} for r in rows]
+                 "asked_at": datetime.fromisoformat(r["asked_at"]),
+                 "session_at": datetime.fromisoformat(r["session_at"])} for r in rows]
 
     # ------------------------------------------------------------------ internals
 
