@@ -136,6 +136,7 @@ class _Question:
 
 def normalise_section(name: str) -> str:
     """'三、大模型(LLMs)LangChain' -> 'LangChain'; '(三)专业知识问答(八股)' -> '八股'; '二面面经' -> '二面'."""
+    name = re.sub(r"^[一二三四五六七八九十]+\s*[、.．]\s*|^[（(][一二三四五六七八九十\d]{1,3}[)）]\s*|^#+\s*", "", name.strip())
     name = re.sub(r"[(（]\s*LLMs?\s*[)）]|大模型|LLMs?\b", "", name, flags=re.IGNORECASE).strip(" :：")
     m = re.match(r"^((?:[一二三四五六七八终]|hr|HR|技术|交叉|主管)面)", name)
     if m:
