@@ -94,8 +94,11 @@ class ExportFile(_Strict):
 
 
 def to_json(record: SessionRecord, scrubber: Scrubber | None = None) -> dict[str, Any]:
-    """The complete export as a JSON-ready dict (see ExportFile)."""
-    scrub = scrubber or Scrubber()
+    """The complete export as a JSON-ready dict (see ExportFile).
+
+    Without a scrubber, the secret-looking environment variables' values are redacted.
+    """
+    scrub = scrubber or Scrubber.from_settings(None)
     state = None
     if record.state is not None:
         state = {k: v for k, v in record.state.items() if k != "turns"}  # turns are exported below
@@ -286,8 +289,11 @@ def _grade_card(g: StoredGrade, L: dict[str, str], language: str) -> list[str]:
 
 
 def to_markdown(record: SessionRecord, scrubber: Scrubber | None = None, language: str | None = None) -> str:
-    """A readable transcript: header, then per question the dialogue and the grade card."""
-    scrub = scrubber or Scrubber()
+    """A readable transcript: header, then per question the dialogue and the grade card.
+
+    Without a scrubber, the secret-looking environment variables' values are redacted.
+    """
+    scrub = scrubber or Scrubber.from_settings(None)
     record = SessionRecord.model_validate(scrub(record.model_dump(mode="json")))
     language = language or str(record.config.get("language") or "zh")
     L = _LABELS.get(language, _LABELS["en"])

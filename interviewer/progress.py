@@ -87,6 +87,13 @@ def topic_mastery(store: TranscriptStore, owner: str | None = None, *, card_topi
     }
 
 
+def mastery(store: TranscriptStore, owner: str | None = None, *, card_topics: CardTopics | None = None,
+            now: datetime | None = None) -> dict[str, float]:
+    """Per topic, the recency-weighted mastery on the 0-10 score scale: for a bar chart."""
+    return {t: round(m.mastery * 10, 1)
+            for t, m in topic_mastery(store, owner, card_topics=card_topics, now=now).items()}
+
+
 def topic_series(store: TranscriptStore, owner: str | None = None, *,
                  card_topics: CardTopics | None = None) -> dict[str, list[SeriesPoint]]:
     """Per topic, by session day (UTC): the mean total of that day's graded questions, oldest first."""

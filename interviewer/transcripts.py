@@ -372,7 +372,9 @@ class TranscriptStore:
     ) -> None:
         self.path = Path(path)
         self.readonly = readonly
-        self.scrubber = scrubber or Scrubber()
+        # Default: redact the secret-looking environment variables (OPENAI_API_KEY, HF_TOKEN, ...)
+        # even when the caller passed no settings, plus key-shaped strings.
+        self.scrubber = scrubber or Scrubber.from_settings(None)
         # Topics stored with each grade so progress works without the bank; optional.
         self._card_topics = card_topics
         if not readonly:

@@ -115,3 +115,9 @@ def test_the_engine_planner_consumes_the_history(store):
     assert plan_questions(cards, config, weak)[0].startswith("b:")
     mine = history_for_planner(store, "me", now=NOW)
     assert plan_questions(cards, config, strong.model_copy(update={"cards": mine.cards})) == ["a:003"]
+
+
+def test_mastery_for_the_chart_is_on_the_score_scale(store):
+    from interviewer.progress import mastery
+
+    assert mastery(store, "me", now=NOW) == {"RAG": 6.8, "RLHF": 6.4, "LLM基础": 6.0}

@@ -468,3 +468,11 @@ def test_engine_session_is_recorded_and_resumes_from_the_store(store):
     # Topics came from the snapshot's records (the engine copies them from the cards).
     assert sorted(rec.topics) == ["RLHF", "微调"]
     assert rec.grader_label == "fixed test grader"
+
+
+def test_a_store_built_without_settings_still_scrubs_the_environment_key(tmp_path, monkeypatch):
+    # The command line's interview builds TranscriptStore(path) without settings.
+    monkeypatch.setenv("OPENAI_API_KEY", "plain-value-not-key-shaped-77")
+    store = TranscriptStore(tmp_path / "env.sqlite3")
+    store.record_turn(turn("s1", 0, text="pasted plain-value-not-key-shaped-77 here"))
+    assert store.get_session("s1").turns[0].text == "pasted [REDACTED] here"
