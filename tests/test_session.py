@@ -247,3 +247,44 @@ def test_key_points_fall_back_to_source_notes():
 def test_event_and_report_models_serialise():
     e = Event(type="delta", delta="你好", question_id="doc:001")
     assert Event.model_validate_json(e.model_dump_json()) == e
+
+
+# --------------------------------------------------------------------------- end to end, real parts
+
+def test_offline_session_end_to_end_on_the_real_bank(bank, embedder, tmp_path):
+    from interviewer.grading.offline import OfflineGrader
+    from interviewer.transcripts import TranscriptStore
+
+    settings = Settings.from_env({"MIANSHI_DATA_DIR": str(tmp_path), "MIANSHI_MAX_ANSWER_CHARS": "300"})
+    store = TranscriptStore.from_settings(settings)
+    engine = InterviewEngine(bank, OfflineInterviewer(), OfflineGrader(embedder), store, settings)
+    config = SessionConfig(sections=["分布式训练", "推理"], n_questions=4, seed=11, max_followups=1)
+    state = engine.start(config, owner="tester")
+    assert len(state.plan) == 4 and all(bank.get(c).section in ("分布式训练", "推理") for c in state.plan)
+    list(engine.open(state))
+    first = bank.get(state.plan[0])
+    points = card_key_points(first)
+    assert points
+    # A partial answer (the first key point) draws a follow-up that does not quote the hidden points.
+    events = list(engine.answer(state, points[0]))
+    followups = texts(events, "followup")
+    assert followups and all(p not in followups[0] for p in points[1:])
+    events = list(engine.answer(state, "。".join(points[1:])))
+    grade = next(e.grade for e in events if e.type == "grade")
+    assert grade.status == "graded" and grade.total >= 5 and grade.provenance.grader == "offline"
+    # 不知道 on the second question scores below the real answer.
+    list(engine.answer(state, "不知道"))
+    second = state.records[state.plan[1]].grade
+    assert second.status == "graded" and second.total < grade.total
+    list(engine.skip(state))
+    list(engine.answer(state, "很长" * 400))
+    assert any(t.truncated and len(t.text) == 300 for t in state.turns)
+    list(engine.end(state))
+    report = engine.report(state)
+    totals = [r.grade.total for r in report.questions if r.grade and r.grade.status == "graded"]
+    assert report.overall == round(sum(totals) / len(totals), 1) and report.skipped == 1
+    assert report.by_topic and report.weakest
+    # Everything was stored as it happened.
+    saved = store.get_session(state.id)
+    assert [t.text for t in saved.turns] == [t.text for t in state.turns]
+    assert len(saved.grades) == 3 and SessionState.model_validate(store.load_state(state.id)) == state
