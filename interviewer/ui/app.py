@@ -8,7 +8,6 @@ browsers never see each other's sessions.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 import uuid
@@ -95,13 +94,10 @@ class InterviewUI:
         return None
 
     def _from_store(self, sid: str, owner: str):
-        """The latest snapshot plus the turns table (the engine's snapshots leave turns out)."""
+        """The store's latest snapshot (it fills in the turns from the turns table)."""
         snap = self.s.store.load_state(sid, owner=owner)
         if snap is None:
             return None
-        record = self.s.store.get_session(sid, owner=owner)
-        snap = dict(snap)
-        snap["turns"] = [t.model_dump(mode="json") for t in record.turns]
         state = self._state_class().model_validate(snap)
         # A snapshot taken just before a question was asked (the process was stopped mid-stream)
         # has the question in the turns but not in its record: take it from there, so resuming
@@ -259,90 +255,34 @@ class InterviewUI:
         yield from self._act("end", bs, st)
 
     # ------------------------------------------------------------------ progress
+    def _card_topics(self, card_id: str) -> list[str]:
+        return self.s.bank.get(card_id).topics
+
     def history(self, owner: str):
-        try:
-            from interviewer import progress
-        except ImportError:
-            return None
-        fn = getattr(progress, "history_for_planner", None)
-        return fn(self.s.store, owner) if fn else None
+        from interviewer import progress
+
+        return progress.history_for_planner(self.s.store, owner, card_topics=self._card_topics)
 
     def mastery(self, owner: str | None) -> pd.DataFrame:
-        """Per-topic mastery (0-10) of this browser's graded answers, for the bar chart."""
-        rows: list[dict] = []
-        try:
-            from interviewer import progress
+        """Per-topic mastery (0-10, recency-weighted) of this browser's graded answers, for the chart."""
+        from interviewer import progress
 
-            data = progress.mastery(self.s.store, owner)
-        except (ImportError, AttributeError):
-            data = {}
-        for topic, value in (data or {}).items():
-            score = getattr(value, "score", value)
-            if isinstance(value, dict):
-                score = value.get("score", value.get("mastery"))
-            if score is not None:
-                rows.append({"topic": topic, "mastery": float(score)})
-        return pd.DataFrame(rows or [], columns=["topic", "mastery"])
+        data = progress.mastery(self.s.store, owner, card_topics=self._card_topics)
+        return pd.DataFrame([{"topic": t, "mastery": v} for t, v in data.items()], columns=["topic", "mastery"])
 
 
-# ---------------------------------------------------------------------- export adapters
-
-def _export_module():
-    try:
-        from interviewer import export
-    except ImportError:
-        return None
-    return export
-
-
-def export_markdown(services: Services, record) -> str:
-    """A stored session (SessionRecord) as Markdown, through interviewer/export.py when present."""
-    export = _export_module()
-    fn = getattr(export, "to_markdown", None) or getattr(export, "export_markdown", None)
-    if fn is not None:
-        return fn(record)
-    return _fallback_markdown(services, record)
-
-
-def export_json(services: Services, record) -> str:
-    export = _export_module()
-    fn = getattr(export, "to_json", None) or getattr(export, "export_json", None)
-    if fn is not None:
-        out = fn(record)
-        return out if isinstance(out, str) else json.dumps(out, ensure_ascii=False, indent=2, default=str)
-    return record.model_dump_json(indent=2)
-
-
-def _fallback_markdown(services: Services, record) -> str:
-    """Minimal Markdown export used only until interviewer/export.py exists."""
-    from interviewer.grading.rubric import criterion_name
-
-    lines = [f"# Mianshi 面试 — session {record.id}", "",
-             f"- date: {record.created_at.isoformat()}", f"- interviewer: {record.interviewer_label}",
-             f"- overall: {record.overall if record.overall is not None else '—'} / 10", ""]
-    for i, q in enumerate(record.questions(), 1):
-        lines += [f"## Q{i} ({q.question_id})", ""]
-        for t in q.turns:
-            lines.append(f"- **{t.role}** ({t.kind}): {t.text}")
-        for g in sorted(([q.grade] if q.grade else []) + list(q.superseded), key=lambda g: g.id):
-            p = g.grade.provenance
-            lines += ["", f"**grade** {g.grade.total if g.grade.total is not None else 'not graded'} / 10 — "
-                          f"{p.grader} {p.model or ''} {p.grader_version} {p.rubric_version} "
-                          f"({'current' if g.is_current else 'superseded'}, {g.created_at.isoformat()})"]
-            for c in g.grade.criteria:
-                lines.append(f"- {criterion_name(c.criterion)}: {c.score} — {c.reason}")
-            for v in g.grade.key_points:
-                lines.append(f"- [{v.status.value}] {v.point}")
-        lines.append("")
-    return "\n".join(lines)
-
+# ---------------------------------------------------------------------- exports
 
 def write_exports(services: Services, record) -> tuple[str, str]:
     """Markdown and JSON files in a fresh temp dir (Gradio copies returned files to its cache)."""
     out = Path(tempfile.mkdtemp(prefix="mianshi-export-"))
     md_path, json_path = out / f"mianshi-{record.id}.md", out / f"mianshi-{record.id}.json"
-    md_path.write_text(export_markdown(services, record), encoding="utf-8")
-    json_path.write_text(export_json(services, record), encoding="utf-8")
+    from interviewer import export
+    from interviewer.transcripts import Scrubber
+
+    scrubber = Scrubber.from_settings(services.settings)
+    md_path.write_text(export.to_markdown(record, scrubber), encoding="utf-8")
+    json_path.write_text(export.dumps_json(record, scrubber), encoding="utf-8")
     return str(md_path), str(json_path)
 
 
@@ -384,10 +324,10 @@ def build_app(settings, services: Services | None = None, env: dict[str, str] | 
                 with gr.Column(scale=3):
                     chat = gr.Chatbot(label="面试 Interview", elem_id="chat", height=520,
                                       sanitize_html=True, latex_delimiters=[], feedback_options=None,
-                                      buttons=[])
+                                      buttons=[], group_consecutive_messages=False)
                     answer_in = gr.Textbox(label="你的回答 Your answer", lines=4, max_lines=12,
                                            elem_id="answer-box", interactive=False,
-                                           placeholder="输入回答，Ctrl+Enter 或点「发送」/ type your answer")
+                                           placeholder="输入你的回答，然后点「发送」/ type your answer, then Send")
                     with gr.Row():
                         send_btn = gr.Button("发送 Send", variant="primary", elem_id="send-button")
                         skip_btn = gr.Button("跳过 Skip", elem_id="skip-button")
@@ -410,10 +350,9 @@ def build_app(settings, services: Services | None = None, env: dict[str, str] | 
                         api_name="start", **common)
         # The answer box is cleared when the answer was accepted: a separate step keeps `answer`'s
         # API signature to what a client sends (the text) and what it gets back (the view).
+        # No submit-on-Enter: answers are often several paragraphs, Enter must make a new line.
         send = send_btn.click(ui.answer, [answer_in, bs, st], api_name="answer", **common)
         send.success(lambda: "", None, answer_in, api_name=False)
-        submit = answer_in.submit(ui.answer, [answer_in, bs, st], api_name=False, **common)
-        submit.success(lambda: "", None, answer_in, api_name=False)
         skip_btn.click(ui.skip, [bs, st], api_name="skip", **common)
         repeat_btn.click(ui.repeat, [bs, st], api_name="repeat", **common)
         end_btn.click(ui.end, [bs, st], api_name="end", **common)

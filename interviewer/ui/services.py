@@ -3,9 +3,6 @@
 The bank, the engine, the grader and the transcript store are safe to share between sessions:
 the engine keeps no state of its own (everything lives in the SessionState it is handed) and
 the store is a SQLite database with its own connection handling. Nothing here is per-user.
-
-The thin adapters below exist because the library grew in parallel with the app: they call the
-library's API and only fall back where a method is not there (noted in the report of the UI work).
 """
 
 from __future__ import annotations
@@ -16,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from interviewer.config import Settings
-from interviewer.models import Grade, QuestionCard
+from interviewer.models import QuestionCard
 
 
 @dataclass(frozen=True)
@@ -58,29 +55,15 @@ def browser_secret(settings: Settings, env: dict[str, str]) -> str:
 def build_services(settings: Settings) -> Services:
     """Open the bank (building it if needed) and build engine, grader and store from settings.
 
-    Uses interviewer.factory when it provides `build`; until then (or if it does not) the offline
-    parts are wired here directly — the same parts the factory builds in offline mode.
+    One embedder serves the bank and the offline grader; the store is the engine's recorder.
     """
-    try:
-        from interviewer import factory  # noqa: F401
-    except ImportError:
-        factory = None
-    if factory is not None and hasattr(factory, "build"):
-        built = factory.build(settings)
-        store = getattr(built, "store", None) or getattr(built, "recorder", None)
-        return Services(settings=settings, bank=built.bank, engine=built.engine, grader=built.grader,
-                        store=store)
-
     from interviewer.bank import QuestionBank
     from interviewer.embedding import Embedder
-    from interviewer.grading.offline import OfflineGrader
-    from interviewer.interviewers import OfflineInterviewer
-    from interviewer.session import InterviewEngine
+    from interviewer.factory import build_engine
     from interviewer.transcripts import TranscriptStore
 
     embedder = Embedder()
     bank = QuestionBank.open(settings, embedder=embedder)
-    grader = OfflineGrader(embedder)
     store = TranscriptStore.from_settings(settings, card_topics=lambda cid: bank.get(cid).topics)
-    engine = InterviewEngine(bank, OfflineInterviewer(), grader, recorder=store, settings=settings)
-    return Services(settings=settings, bank=bank, engine=engine, grader=grader, store=store)
+    engine = build_engine(settings, bank, embedder=embedder, recorder=store)
+    return Services(settings=settings, bank=bank, engine=engine, grader=engine.grader, store=store)
