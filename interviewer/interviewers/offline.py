@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator
 
 from interviewer.interviewers.base import Chunk, coverage
+from interviewer.keyword import _jieba
 from interviewer.models import Language, QuestionCard
 
 _LATIN_TERM = re.compile(r"[A-Za-z][A-Za-z0-9_+\-./]*(?:\s+[A-Za-z][A-Za-z0-9_+\-./]*){0,2}")
@@ -33,8 +34,17 @@ def topic_of(point: str, answer: str = "") -> str | None:
         return max(terms, key=len)
     clause = re.split(r"[，,。；;：:（(]", point.strip(), maxsplit=1)[0]
     clause = _FILLER.sub("", clause.strip())
-    cjk = re.sub(r"[^\u4e00-\u9fffA-Za-z0-9 ]", "", clause)
-    return cjk[:6] if len(cjk) >= 2 else None
+    cjk = re.sub(r"[^\u4e00-\u9fffA-Za-z0-9 ]", "", clause).strip()
+    if len(cjk) < 2:
+        return None
+    # Cut at a word boundary (a handle cut mid-word, "模块接口与数", reads as a bug) and never
+    # take the whole clause: a short key point quoted in full would give the answer away.
+    handle = ""
+    for word in _jieba().lcut(cjk):
+        if len(handle) >= 4 or len(handle) + len(word) > 10 or len(handle) + len(word) >= len(cjk):
+            break
+        handle += word
+    return handle or None
 
 
 def _mentioned(key_points: list[str], answers: list[str], missing: list[str]) -> str | None:
