@@ -28,7 +28,8 @@ LANGUAGES = [("中文", "zh"), ("English", "en")]
 APP_CSS = render.CARD_CSS + """
 #status-line{font-size:13px;color:#57606a}
 #chat{min-height:420px}
-#grade-card{max-height:720px;overflow:auto}
+#grade-card{max-height:760px;overflow-y:auto}
+#report{margin-top:12px}
 #report:empty{display:none}
 .gradio-container{max-width:1400px !important}
 """
@@ -322,7 +323,7 @@ def build_app(settings, services: Services | None = None, env: dict[str, str] | 
                     start_btn = gr.Button("开始面试 Start", variant="primary", elem_id="start-button")
             with gr.Row(equal_height=False):
                 with gr.Column(scale=3):
-                    chat = gr.Chatbot(label="面试 Interview", elem_id="chat", height=520,
+                    chat = gr.Chatbot(label="面试 Interview", show_label=False, elem_id="chat", height=520,
                                       sanitize_html=True, latex_delimiters=[], feedback_options=None,
                                       buttons=[], group_consecutive_messages=False)
                     answer_in = gr.Textbox(label="你的回答 Your answer", lines=4, max_lines=12,
@@ -335,7 +336,7 @@ def build_app(settings, services: Services | None = None, env: dict[str, str] | 
                         end_btn = gr.Button("结束 End", variant="stop", elem_id="end-button")
                 with gr.Column(scale=2):
                     gr.HTML("<b>评分卡 Grade cards</b>")
-                    cards = gr.HTML("", elem_id="grade-card")
+                    cards = gr.HTML("", elem_id="grade-card", max_height=760)
             report = gr.HTML("", elem_id="report")
             with gr.Row():
                 report_md = gr.DownloadButton("下载 Markdown", visible=False, elem_id="report-md")

@@ -51,7 +51,7 @@ T = {
         "summary": "点评", "correction": "更正", "no_notes": "（原文没有参考笔记）",
         "overall": "总体得分", "by_topic": "按主题", "by_criterion": "按评分维度",
         "strongest": "强项", "weakest": "弱项", "questions": "题目", "graded": "已评分",
-        "regrade": "重新评分", "original": "原评分", "none": "无",
+        "regrade": "重新评分", "original": "原评分", "none": "无", "weight": "权重", "reason": "理由",
     },
     "en": {
         "total": "Total", "criteria": "Criteria", "key_points": "Key points", "reference": "Reference notes",
@@ -60,7 +60,7 @@ T = {
         "summary": "Summary", "correction": "Correction", "no_notes": "(the source has no notes)",
         "overall": "Overall", "by_topic": "By topic", "by_criterion": "By criterion",
         "strongest": "Strongest", "weakest": "Weakest", "questions": "Questions", "graded": "graded",
-        "regrade": "Regrade", "original": "Original grade", "none": "none",
+        "regrade": "Regrade", "original": "Original grade", "none": "none", "weight": "weight", "reason": "reason",
     },
 }
 
@@ -68,7 +68,6 @@ STATUS_LABEL = {
     "zh": {"covered": "已覆盖", "partly": "部分", "missing": "缺失", "wrong": "有误"},
     "en": {"covered": "covered", "partly": "partly", "missing": "missing", "wrong": "wrong"},
 }
-STATUS_ICON = {"covered": "✅", "partly": "🟡", "missing": "⬜", "wrong": "❌"}
 
 
 def _t(language: str) -> dict[str, str]:
@@ -88,10 +87,11 @@ def grader_label(grade: Grade) -> str:
 # --------------------------------------------------------------------------- chat
 
 # The candidate's button presses are recorded as turns ("/skip"); the chat shows what they mean.
+# Plain text, no emoji: the Space's and many desktops' fonts have no emoji glyphs (tofu boxes).
 ACTION_LABEL = {
-    "skip": {"zh": "⏭ 跳过这题", "en": "⏭ Skip this question"},
-    "repeat": {"zh": "🔁 请重复一下问题", "en": "🔁 Please repeat the question"},
-    "end": {"zh": "⏹ 结束面试", "en": "⏹ End the interview"},
+    "skip": {"zh": "（跳过这题）", "en": "(skip this question)"},
+    "repeat": {"zh": "（请重复一下问题）", "en": "(please repeat the question)"},
+    "end": {"zh": "（结束面试）", "en": "(end the interview)"},
 }
 
 def turns_to_messages(turns: Iterable[Turn], pending: str | None = None, language: str = "zh",
@@ -106,10 +106,10 @@ def turns_to_messages(turns: Iterable[Turn], pending: str | None = None, languag
             content = chat_text(turn.text)
             if turn.truncated:
                 limit = f" ({max_chars})" if max_chars else ""
-                content += f"\n\n⚠️ **{esc(t['truncated'])}{limit}**"
+                content += f"\n\n**{esc(t['truncated'])}{limit}**"
             messages.append({"role": "user", "content": content})
         elif turn.role == "system" or turn.kind == "notice":
-            messages.append({"role": "assistant", "content": "ℹ️ " + chat_text(turn.text)})
+            messages.append({"role": "assistant", "content": "ⓘ " + chat_text(turn.text)})
         else:
             messages.append({"role": "assistant", "content": chat_text(turn.text)})
     if pending:
@@ -126,10 +126,15 @@ CARD_CSS = """
 .ms-total{font-size:22px;font-weight:700;color:#1f6feb}
 .ms-total small{font-size:13px;color:#57606a;font-weight:400}
 .ms-ng{color:#9a6700;font-weight:600}
-.ms-card table{border-collapse:collapse;width:100%;margin:6px 0;font-size:13px}
-.ms-card td,.ms-card th{border-top:1px solid #eaeef2;padding:4px 6px;text-align:left;vertical-align:top}
-.ms-card ul{margin:4px 0 4px 18px;padding:0;font-size:13px}
-.ms-kp-covered{color:#1a7f37}.ms-kp-partly{color:#9a6700}.ms-kp-missing{color:#57606a}.ms-kp-wrong{color:#cf222e}
+.ms-card table{border-collapse:collapse !important;width:100%;margin:6px 0;font-size:13px;border:none !important}
+.ms-card td,.ms-card th{border:none !important;border-top:1px solid #eaeef2 !important;padding:4px 6px !important;
+  text-align:left;vertical-align:top;background:none !important}
+.ms-card td.ms-num,.ms-card th.ms-num{white-space:nowrap;width:1%}
+.ms-card ul{margin:4px 0 4px 0;padding:0;font-size:13px;list-style:none}
+.ms-card li.ms-kp{margin:3px 0}
+.ms-badge{display:inline-block;border-radius:4px;padding:0 5px;font-size:12px;font-weight:600;margin-right:4px}
+.ms-kp-covered{background:#dafbe1;color:#1a7f37}.ms-kp-partly{background:#fff8c5;color:#7d4e00}
+.ms-kp-missing{background:#eaeef2;color:#424a53}.ms-kp-wrong{background:#ffebe9;color:#cf222e}
 .ms-answer{white-space:pre-wrap;background:#f6f8fa;border-radius:6px;padding:6px 8px;font-size:13px;
   max-height:220px;overflow:auto;font-family:inherit}
 .ms-notes{white-space:pre-wrap;font-size:12.5px;color:#424a53;max-height:200px;overflow:auto;
@@ -141,7 +146,7 @@ CARD_CSS = """
 .ms-bar .track{flex:1;background:#eaeef2;border-radius:4px;height:14px;min-width:60px}
 .ms-bar .fill{background:#1f6feb;border-radius:4px;height:14px}
 .ms-bar .val{width:3em;text-align:right;flex:none}
-.ms-pair{display:grid;grid-template-columns:1fr 1fr;gap:10px}
+.ms-pair{display:grid;grid-template-columns:1fr 1fr;gap:10px;margin-top:10px}
 @media (max-width:900px){.ms-pair{grid-template-columns:1fr}}
 .ms-turn{margin:4px 0;font-size:13.5px;white-space:pre-wrap;overflow-wrap:anywhere}
 .ms-turn b{font-weight:600}
@@ -165,18 +170,22 @@ def grade_block_html(grade: Grade, language: str = "zh", heading: str | None = N
         parts.append(f'<div class="ms-ng">{esc(t["not_graded"])}: {esc(grade.not_graded_reason or "")}</div>')
     if grade.criteria:
         rows = "".join(
-            f'<tr class="ms-criterion"><td>{esc(criterion_name(c.criterion, language))}</td>'
-            f'<td>{esc(_score(c.score))}</td><td>×{esc(f"{c.weight:g}")}</td><td>{esc(c.reason)}</td></tr>'
+            f'<tr class="ms-criterion"><td class="ms-num">{esc(criterion_name(c.criterion, language))}</td>'
+            f'<td class="ms-num">{esc(_score(c.score))}</td><td class="ms-num">×{esc(f"{c.weight:g}")}</td>'
+            f'<td>{esc(c.reason)}</td></tr>'
             for c in grade.criteria)
-        parts.append(f'<table><tr><th>{esc(t["criteria"])}</th><th>/10</th><th></th><th></th></tr>{rows}</table>')
+        parts.append(f'<table><tr><th class="ms-num">{esc(t["criteria"])}</th><th class="ms-num">/10</th>'
+                     f'<th class="ms-num">{esc(t["weight"])}</th><th>{esc(t["reason"])}</th></tr>{rows}</table>')
     if grade.key_points:
         labels = STATUS_LABEL.get(language, STATUS_LABEL["zh"])
         items = []
         for v in grade.key_points:
             status = KeyPointStatus(v.status).value
-            evidence = f' <span class="ms-meta">— “{esc(v.evidence)}”</span>' if v.evidence else ""
-            items.append(f'<li class="ms-kp ms-kp-{status}" data-status="{status}">{STATUS_ICON[status]} '
-                         f'<b>{esc(labels[status])}</b>: {esc(v.point)}{evidence}</li>')
+            # Evidence is the answer's words that support a verdict; a missing point has none.
+            evidence = (f' <span class="ms-meta">— “{esc(v.evidence)}”</span>'
+                        if v.evidence and status != "missing" else "")
+            items.append(f'<li class="ms-kp" data-status="{status}"><span class="ms-badge ms-kp-{status}">'
+                         f'{esc(labels[status])}</span> {esc(v.point)}{evidence}</li>')
         parts.append(f'<div><b>{esc(t["key_points"])}</b><ul>{"".join(items)}</ul></div>')
     if grade.summary:
         parts.append(f'<div><b>{esc(t["summary"])}</b>: {esc(grade.summary)}</div>')
@@ -218,7 +227,7 @@ def grade_card_html(question_id: str, asked: str, answers: list[str], grade: Gra
         out.append(f'<div class="ms-meta">{esc(t["skipped"])}</div>')
     if answers:
         joined = "\n\n".join(answers)
-        notice = f'<div class="ms-warn">⚠️ {esc(t["truncated"])}</div>' if truncated else ""
+        notice = f'<div class="ms-warn">{esc(t["truncated"])}</div>' if truncated else ""
         out.append(f'<div class="ms-meta">{esc(t["answer"])}</div><pre class="ms-answer">{esc(joined)}</pre>{notice}')
     if history and len(history) > 1:
         blocks = [f'<div class="ms-grade-version">{grade_block_html(g, language, heading=h)}</div>'
@@ -269,7 +278,7 @@ def transcript_html(turns: Iterable[Turn], language: str = "zh") -> str:
     """A past session's turns as escaped text lines (the review tab)."""
     who = {"interviewer": "面试官" if language == "zh" else "Interviewer",
            "candidate": "候选人" if language == "zh" else "Candidate",
-           "system": "ℹ️"}
+           "system": "ⓘ"}
     rows = []
     for turn in turns:
         cut = f' <span class="ms-warn">({esc(_t(language)["truncated"])})</span>' if turn.truncated else ""
