@@ -46,10 +46,11 @@ EN_STOP = frozenset(
     "all any both each few more most other some same only own just because while until one two "
     "e g eg i e ie etc use used using state name explain describe give list".split())
 # Words that tie an explanation together. A bare keyword list has almost none of them.
+# ("a"/"an" are left out: single letters are usually variable names here, as in "A 和 B".)
 FUNCTION_WORDS = frozenset(
     "的 了 是 在 因为 所以 如果 但是 而 则 会 可以 能 就 把 被 让 使 导致 从而 因此 由于 这样 通过 需要 "
     "用 对 和 与 时 后 前 中 都 也 只 不 没有 要 来 去 为 以 并 即 当 该 其 它 这 那 "
-    "is are was were be been the a an of to in on for with by because so that which when if then "
+    "is are was were be been the of to in on for with by because so that which when if then "
     "than this it can will would should must does do not no as while since thus therefore hence".split())
 NEGATIONS_ZH = ("不", "没", "无法", "非", "未", "否", "错误", "不能", "不是")
 NEGATIONS_EN = frozenset("not no never cannot can't isn't doesn't don't won't aren't without false".split())
@@ -196,6 +197,18 @@ def _negation_conflict(point: str, sentence: str, point_toks: set[str]) -> bool:
     return _negated(raw_words(best)) != _negated(raw_words(p_clause))
 
 
+def _is_keyword_list(text: str, structure: float) -> bool:
+    """Terms with nothing that ties them together: (almost) no function words and only very short
+    segments between separators (spaces separate segments in Chinese text, not in English)."""
+    if structure >= 0.03:
+        return False
+    sep = r"[,，、;；/|\n]+|\s+" if has_cjk(text) else r"[,，、;；/|\n]+"
+    segments = [seg for seg in re.split(sep, text) if re.search(r"\w", seg)]
+    if len(segments) < 4:
+        return False
+    return sum(len(raw_words(seg)) for seg in segments) / len(segments) <= 3.0
+
+
 # --------------------------------------------------------------------------- analysis
 
 FEATURE_NAMES: tuple[str, ...] = (
@@ -265,18 +278,22 @@ def analyse(question: str, points: list[str], answer: str, embedder) -> Analysis
 
     n_points = len(points)
     if sentences:
-        vecs = embedder.encode(points + [reference, question] + sentences)
-        p_vecs, ref_vec, q_vec, s_vecs = (vecs[:n_points], vecs[n_points], vecs[n_points + 1],
-                                          vecs[n_points + 2:])
-        q_sims = s_vecs @ q_vec
+        # The question and each of its sentences: a copied fragment matches its own sentence best.
+        q_parts = [question] + [q for q in split_sentences(question) if q != question]
+        vecs = embedder.encode(points + [reference] + q_parts + sentences)
+        k = n_points + 1 + len(q_parts)
+        p_vecs, ref_vec, q_vecs, s_vecs = vecs[:n_points], vecs[n_points], vecs[n_points + 1:k], vecs[k:]
+        q_sims = (s_vecs @ q_vecs.T).max(axis=1) if question.strip() else np.zeros(len(sentences))
         ps_sims = p_vecs @ s_vecs.T          # points x sentences
         best_point = ps_sims.max(axis=0)
         keep = []
         for j, s in enumerate(sentences):
             s_tok = set(tokens(s))
             new = s_tok - q_tokens
-            # A sentence that is the question again (close in meaning, few new words) covers nothing.
-            if q_sims[j] > 0.8 and q_sims[j] >= best_point[j] and len(new) <= max(1, 0.25 * len(s_tok)):
+            # A sentence that is the question again covers nothing: it means the question and adds
+            # few words of its own, or it is made almost only of the question's words.
+            if s_tok and ((q_sims[j] > 0.8 and q_sims[j] >= best_point[j] and len(new) <= 0.5 * len(s_tok))
+                          or (q_sims[j] > 0.6 and len(new) <= 0.2 * len(s_tok))):
                 set_aside["question_copy"] = set_aside.get("question_copy", 0) + 1
             else:
                 keep.append(j)
@@ -335,16 +352,21 @@ def analyse(question: str, points: list[str], answer: str, embedder) -> Analysis
     sent_units = np.array([max(1, text_units(s)) for s in sentences], dtype=np.float64)
     on_topic = sent_best >= 0.3
     offtopic = float(sent_units[~on_topic].sum() / sent_units.sum())
-    on_text = "\n".join(s for s, ok in zip(sentences, on_topic) if ok)
     on_units = int(sent_units[on_topic].sum())
     ref_units = max(1, text_units(reference))
     len_ratio = float(np.clip(math.log((1 + on_units) / (1 + ref_units)), -3.0, 1.0))
-    whole_sim = float(embedder.encode([on_text])[0] @ ref_vec) if on_text else 0.0
+    # The on-topic answer as one vector: the length-weighted mean of its sentence vectors. Close to
+    # embedding the joined text, without a second model call (latency).
+    if on_topic.any():
+        mean_vec = (sent_units[on_topic, None] * s_vecs[on_topic]).sum(axis=0)
+        whole_sim = float(mean_vec @ ref_vec / max(1e-9, float(np.linalg.norm(mean_vec))))
+    else:
+        whole_sim = 0.0
 
     novelty = len(a_tokens - q_tokens) / len(a_tokens) if a_tokens else 0.0
     words = raw_words(kept_text)
     structure = sum(1 for w in words if w in FUNCTION_WORDS) / len(words) if words else 0.0
-    keyword_list = len(words) >= 3 and structure < 0.06
+    keyword_list = _is_keyword_list(kept_text, structure)
 
     features = {
         "emb_cov": float(embs.mean()),

@@ -80,6 +80,18 @@ class Calibration:
         return float(min(10.0, max(0.0, 10.0 * share)))
 
 
+def apply_guards(score: float, analysis: F.Analysis) -> float:
+    """Rules the human-scored data cannot teach (its students did not try to game the grader).
+
+    Shared with scripts/fit_grader.py so the held-out figures include them.
+    """
+    if analysis.empty:
+        return 0.0
+    if analysis.keyword_list:
+        score *= KEYWORD_LIST_FACTOR
+    return score
+
+
 def _t(language: str, zh: str, en: str) -> str:
     return zh if language == "zh" else en
 
@@ -131,10 +143,7 @@ class OfflineGrader:
         """The calibrated 0-10 score of an analysed answer (the grade's total, before rounding)."""
         if analysis.empty:
             return 0.0
-        s = self.calibration.predict(analysis.features)
-        if analysis.keyword_list:
-            s *= KEYWORD_LIST_FACTOR
-        return s
+        return apply_guards(self.calibration.predict(analysis.features), analysis)
 
     def grade(self, question: str, key_points: list[str], answer: str,
               kind: QuestionKind = QuestionKind.concept, language: str = "zh") -> Grade:
