@@ -1,0 +1,106 @@
+"""Shared helpers of the benchmark and the load test: the answer fixture, Gradio API calls,
+percentiles, a fake model that answers the app's prompts, and memory of a process tree.
+
+Traffic goes only to 127.0.0.1 (the app and the fake model are started here, on free ports).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import sys
+import uuid
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:  # `tests.app_server` starts the real app; bench/ runs from anywhere
+    sys.path.insert(0, str(REPO_ROOT))
+
+ANSWERS_FILE = Path(__file__).with_name("answers.json")
+VIEW = ("chat", "cards", "report", "report_md", "report_json", "answer_box", "browser")
+
+
+def load_answers(path: Path = ANSWERS_FILE) -> list[str]:
+    answers = json.loads(Path(path).read_text(encoding="utf-8"))
+    if not answers or not all(isinstance(a, str) and a.strip() for a in answers):
+        raise ValueError(f"{path}: expected a non-empty JSON list of answers")
+    return answers
+
+
+def answer_of_length(answers: list[str], n_chars: int, rng: random.Random) -> str:
+    """A realistic answer of exactly n_chars: fixture answers in a random order, joined, cut.
+
+    Every call gives a different text (order and a sample number), so the embedder's cache never
+    turns a measurement into a lookup.
+    """
+    parts: list[str] = [f"（第{rng.randrange(10**6)}次作答）"]
+    pool = list(answers)
+    while sum(map(len, parts)) < n_chars:
+        rng.shuffle(pool)
+        parts.extend(pool)
+    return "".join(parts)[:n_chars]
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile (p in 0..100) of a non-empty list."""
+    if not values:
+        return float("nan")
+    xs = sorted(values)
+    k = max(0, min(len(xs) - 1, int(round(p / 100 * len(xs) + 0.5)) - 1))
+    return xs[k]
+
+
+def new_browser() -> dict:
+    return {"browser_id": uuid.uuid4().hex, "session_id": None, "state": None}
+
+
+def client(url: str, download_dir: Path | None = None):
+    from gradio_client import Client
+
+    kw = {"download_files": str(download_dir)} if download_dir else {}
+    return Client(url, verbose=False, **kw)
+
+
+def call(c, api: str, *args) -> dict:
+    return dict(zip(VIEW, c.predict(*args, api_name=api)))
+
+
+def start_args(n_questions: int, followups: bool, bs: dict, language: str = "zh") -> tuple:
+    # topics, sections, n_questions, followups, language, weak_spots, browser state
+    return ([], [], n_questions, followups, language, False, bs)
+
+
+def rss_tree(pid: int) -> int:
+    """Resident memory (bytes) of a process and all its children."""
+    import psutil
+
+    proc = psutil.Process(pid)
+    total = proc.memory_info().rss
+    for child in proc.children(recursive=True):
+        try:
+            total += child.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+# ------------------------------------------------------------------------- fake model
+
+def grade_reply(request) -> str:
+    """A valid structured grade for the app's grading prompt: one score per criterion id and one
+    verdict per numbered key point, read from the prompt the server received."""
+    user = request.body["messages"][-1]["content"]
+    ids = re.findall(r"^- (\w+): ", user, re.MULTILINE)
+    n_points = len(re.findall(r"^\d+\. ", user.split("Criteria")[0].split("key points")[-1], re.MULTILINE))
+    out = {"criteria": [{"criterion": c, "score": 7, "reason": "基本正确"} for c in ids],
+           "key_points": [{"index": i + 1, "status": "covered", "evidence": ""} for i in range(n_points)],
+           "summary": "回答覆盖了主要要点。"}
+    return json.dumps(out, ensure_ascii=False)
+
+
+def fake_model_script(request):
+    """Grading requests (structured output) get a grade; everything else a phrased question."""
+    if request.response_format is not None:
+        return grade_reply(request)
+    return "好的，我们来看下一个问题：请结合你的经验谈谈这个问题，先说核心思路，再说细节。"
