@@ -122,6 +122,12 @@ def test_interview_over_the_api(server):
     assert transcript.count('class="ms-grade-version"') == 2 * n_graded  # original + regrade side by side
     assert "superseded" in transcript and "current" in transcript
 
+    # "Practise my weak spots": the planner gets this browser's history, so unseen cards come first.
+    old_plan = set(bs["state"]["plan"])
+    v = call(c, "/start", ["RAG", "LangChain"], [], 3, True, "zh", True, bs)
+    assert v["browser"]["state"]["config"]["weak_spots"] is True
+    assert not old_plan & set(v["browser"]["state"]["plan"])
+
 
 def test_skip_repeat_and_truncation(server):
     c = client(server)
