@@ -25,6 +25,15 @@ import numpy as np
 MAX_ANALYSED_CHARS = 20_000
 # At most this many answer units are embedded; longer answers are chunked coarser.
 MAX_UNITS = 160
+# Embedding costs time in proportion to the text (~0.2 ms a character here). Beyond this many
+# characters only the sentences sharing most words with the reference are embedded; the rest
+# count as off topic. Interview answers are far shorter, so this only bounds pathological input.
+EMBED_CHAR_BUDGET = 3000
+
+# A sentence is on topic if this similar to a point or the reference (and shares a word with it,
+# unless it is clearly similar): see analyse().
+ON_TOPIC_SIM = 0.3
+CLEARLY_ON_TOPIC_SIM = 0.55
 
 _CJK_CHAR = re.compile(r"[\u4e00-\u9fff]")
 _TOKEN = re.compile(r"[\u4e00-\u9fff]+|[A-Za-z][A-Za-z0-9]*[+#]*|\d+(?:\.\d+)?")
@@ -209,6 +218,23 @@ def _is_keyword_list(text: str, structure: float) -> bool:
     return sum(len(raw_words(seg)) for seg in segments) / len(segments) <= 3.0
 
 
+def _select_for_embedding(sentences: list[str], points: list[str], question: str) -> tuple[list[str], int]:
+    """(the sentences to embed, the length in units of those left out)."""
+    if sum(len(s) for s in sentences) <= EMBED_CHAR_BUDGET:
+        return sentences, 0
+    ref = set(tokens(" ".join(points))) - set(tokens(question))
+    ranked = sorted(range(len(sentences)),
+                    key=lambda j: (-len(ref & set(tokens(sentences[j]))) / math.sqrt(1 + len(sentences[j])), j))
+    chosen, used = [], 0
+    for j in ranked:
+        if used + len(sentences[j]) > EMBED_CHAR_BUDGET and chosen:
+            continue
+        chosen.append(j)
+        used += len(sentences[j])
+    left_out = sum(text_units(sentences[j]) for j in set(range(len(sentences))) - set(chosen))
+    return [sentences[j] for j in sorted(chosen)], left_out
+
+
 # --------------------------------------------------------------------------- analysis
 
 FEATURE_NAMES: tuple[str, ...] = (
@@ -243,7 +269,8 @@ class Analysis:
     set_aside: dict[str, int] = field(default_factory=dict)  # reason -> sentences removed
     empty: bool = False               # nothing gradable left
     keyword_list: bool = False
-    answer_units: int = 0
+    answer_units: int = 0             # length of the on-topic sentences
+    total_units: int = 0              # length of everything analysed (set-aside sentences excluded)
     mentions_complexity: bool = False
 
     def vector(self) -> np.ndarray:
@@ -274,7 +301,7 @@ def analyse(question: str, points: list[str], answer: str, embedder) -> Analysis
             set_aside["dont_know"] = set_aside.get("dont_know", 0) + 1
         else:
             sentences.append(s)
-    sentences = _chunk(sentences, MAX_UNITS)
+    sentences, unembedded_units = _select_for_embedding(_chunk(sentences, MAX_UNITS), points, question)
 
     n_points = len(points)
     if sentences:
@@ -350,8 +377,12 @@ def analyse(question: str, points: list[str], answer: str, embedder) -> Analysis
     # ---- on-topic share: a sentence is on topic if it is close to some point or to the reference
     sent_best = np.maximum(ps_sims.max(axis=0), s_vecs @ ref_vec)
     sent_units = np.array([max(1, text_units(s)) for s in sentences], dtype=np.float64)
-    on_topic = sent_best >= 0.3
-    offtopic = float(sent_units[~on_topic].sum() / sent_units.sum())
+    # Embeddings place any text of the same field close together (a MySQL paragraph is "near" a Redis
+    # question), so a sentence of middling similarity must also share an informative reference word.
+    ref_words = {t for pt in point_tokens for t in pt if t not in q_tokens and _background_weight(t) >= 0.5}
+    shares = np.array([bool(ref_words & set(tokens(s))) for s in sentences])
+    on_topic = (sent_best >= ON_TOPIC_SIM) & (shares | (sent_best >= CLEARLY_ON_TOPIC_SIM))
+    offtopic = float((sent_units[~on_topic].sum() + unembedded_units) / (sent_units.sum() + unembedded_units))
     on_units = int(sent_units[on_topic].sum())
     ref_units = max(1, text_units(reference))
     len_ratio = float(np.clip(math.log((1 + on_units) / (1 + ref_units)), -3.0, 1.0))
@@ -382,4 +413,5 @@ def analyse(question: str, points: list[str], answer: str, embedder) -> Analysis
     complexity = bool(re.search(r"[oO]\s*[(（]|复杂度|complexity|log\s*n|n\^?2", kept_text))
     return Analysis(features=features, points=matches, sentences=sentences, truncated=truncated,
                     set_aside=set_aside, keyword_list=keyword_list, answer_units=on_units,
+                    total_units=int(sent_units.sum()) + unembedded_units,
                     mentions_complexity=complexity)

@@ -32,6 +32,9 @@ from interviewer.models import (CriterionScore, Grade, KeyPointStatus, KeyPointV
 GRADER_VERSION = "offline-2"
 DEFAULT_CALIBRATION = Path(__file__).with_name("calibration.json")
 KEYWORD_LIST_FACTOR = 0.5
+NO_EVIDENCE_OFFTOPIC = 0.5
+NO_EVIDENCE_WORDS = 0.08
+NO_EVIDENCE_CAP = 1.5
 # Per-point verdict thresholds on the combined 0-1 coverage (features._point_coverage).
 COVERED_AT = 0.55
 PARTLY_AT = 0.3
@@ -89,6 +92,13 @@ def apply_guards(score: float, analysis: F.Analysis) -> float:
         return 0.0
     if analysis.keyword_list:
         score *= KEYWORD_LIST_FACTOR
+    f = analysis.features
+    # Mostly off topic and sharing almost no words with the reference: in the human-scored dev
+    # sets such answers average 1.6-1.8/10, but the smooth calibration leaves them a floor of ~2-5
+    # when they are long or of the same field (embeddings put any database text near a Redis card).
+    if (f["offtopic"] >= NO_EVIDENCE_OFFTOPIC and f["lex_cov"] < NO_EVIDENCE_WORDS
+            and f["bigram_cov"] < NO_EVIDENCE_WORDS):
+        score = min(score, NO_EVIDENCE_CAP)
     return score
 
 
