@@ -132,19 +132,18 @@ def metrics(pred, human, max_score: float) -> dict[str, float]:
 
 # --------------------------------------------------------------------------- running a grader
 
-def evaluate_grader(grader, rows: list[dict], progress=None) -> dict:
-    """Grade every row with `grader.grade` and compare with the human scores."""
+def grade_rows(grader, rows: list[dict], progress=None) -> tuple[list[float], float, int]:
+    """Grade every row with `grader.grade`: (totals on 0-10, seconds spent grading, rows not graded).
+
+    A row the grader cannot grade counts as 0: a grader earns no agreement for it.
+    """
     if not rows:
-        raise ValueError("no rows to evaluate")
-    scales = {r["max_score"] for r in rows}
-    if len(scales) != 1:
-        raise ValueError(f"rows mix score scales {sorted(scales)}; evaluate one dataset at a time")
-    max_score = scales.pop()
-    # Warm up (model load, jieba dictionary) so seconds per answer measures grading only.
+        return [], 0.0, 0
+    # Warm up (model load, jieba dictionary) so the timing measures grading only.
     r0 = rows[0]
     grader.grade(r0["question"], split_points(r0["reference"]), "warm up", QuestionKind.concept,
                  r0.get("lang", "zh"))
-    preds, human, seconds, not_graded = [], [], 0.0, 0
+    totals, seconds, not_graded = [], 0.0, 0
     for i, row in enumerate(rows):
         points = split_points(row["reference"])
         start = time.perf_counter()
@@ -152,14 +151,29 @@ def evaluate_grader(grader, rows: list[dict], progress=None) -> dict:
         seconds += time.perf_counter() - start
         if grade.status != "graded" or grade.total is None:
             not_graded += 1
-            total = 0.0  # a grader that cannot grade earns no agreement for that row
+            totals.append(0.0)
         else:
-            total = grade.total
-        preds.append(total / 10.0 * max_score)
-        human.append(row["score"])
+            totals.append(grade.total)
         if progress:
             progress(i + 1, len(rows))
-    out = {"n": len(rows)} | metrics(preds, human, max_score)
+    return totals, seconds, not_graded
+
+
+def dataset_scale(rows: list[dict]) -> float:
+    scales = {r["max_score"] for r in rows}
+    if len(scales) != 1:
+        raise ValueError(f"rows mix score scales {sorted(scales)}; evaluate one dataset at a time")
+    return scales.pop()
+
+
+def evaluate_grader(grader, rows: list[dict], progress=None) -> dict:
+    """Grade every row with `grader.grade` and compare with the human scores."""
+    if not rows:
+        raise ValueError("no rows to evaluate")
+    max_score = dataset_scale(rows)
+    totals, seconds, not_graded = grade_rows(grader, rows, progress)
+    preds = [t / 10.0 * max_score for t in totals]
+    out = {"n": len(rows)} | metrics(preds, [r["score"] for r in rows], max_score)
     out |= {"seconds_per_answer": seconds / len(rows), "not_graded": not_graded, "max_score": max_score,
             "qwk_bin": bin_step(max_score)}
     return out
