@@ -191,18 +191,19 @@ def _negated(words: list[str]) -> bool:
     return False
 
 
-def _negation_conflict(point: str, sentence: str, point_toks: set[str]) -> bool:
+def _negation_conflict(point: str, sentence: str, point_toks: set[str], tok=None) -> bool:
     """The clause of the sentence that shares most words with the point negates where the point does not
     (or the reverse). Crude on purpose: offline "wrong" detection is limited and labelled as such."""
+    tok = tok or (lambda t: frozenset(tokens(t)))
     clauses = [c for c in re.split(r"[，,：:、]", sentence) if c.strip()]
     if not clauses or not point_toks:
         return False
-    best = max(clauses, key=lambda c: len(point_toks & set(tokens(c))))
-    shared = len(point_toks & set(tokens(best))) / len(point_toks)
+    best = max(clauses, key=lambda c: len(point_toks & tok(c)))
+    shared = len(point_toks & tok(best)) / len(point_toks)
     if shared < 0.5:
         return False
     p_clause = max((c for c in re.split(r"[，,：:、]", point) if c.strip()),
-                   key=lambda c: len(set(tokens(c)) & set(tokens(best))), default=point)
+                   key=lambda c: len(tok(c) & tok(best)), default=point)
     return _negated(raw_words(best)) != _negated(raw_words(p_clause))
 
 
@@ -218,13 +219,13 @@ def _is_keyword_list(text: str, structure: float) -> bool:
     return sum(len(raw_words(seg)) for seg in segments) / len(segments) <= 3.0
 
 
-def _select_for_embedding(sentences: list[str], points: list[str], question: str) -> tuple[list[str], int]:
+def _select_for_embedding(sentences: list[str], points: list[str], question: str, tok) -> tuple[list[str], int]:
     """(the sentences to embed, the length in units of those left out)."""
     if sum(len(s) for s in sentences) <= EMBED_CHAR_BUDGET:
         return sentences, 0
-    ref = set(tokens(" ".join(points))) - set(tokens(question))
+    ref = tok(" ".join(points)) - tok(question)
     ranked = sorted(range(len(sentences)),
-                    key=lambda j: (-len(ref & set(tokens(sentences[j]))) / math.sqrt(1 + len(sentences[j])), j))
+                    key=lambda j: (-len(ref & tok(sentences[j])) / math.sqrt(1 + len(sentences[j])), j))
     chosen, used = [], 0
     for j in ranked:
         if used + len(sentences[j]) > EMBED_CHAR_BUDGET and chosen:
@@ -285,10 +286,19 @@ def _point_coverage(emb: float, lex: float) -> float:
 
 def analyse(question: str, points: list[str], answer: str, embedder) -> Analysis:
     """Measure how an answer covers the key points (see the module docstring)."""
+    # Word sets are asked for repeatedly (points, clauses, sentences): tokenise each text once.
+    # The memo lives only for this call.
+    memo: dict[str, frozenset[str]] = {}
+
+    def tok(t: str) -> frozenset[str]:
+        if t not in memo:
+            memo[t] = frozenset(tokens(t))
+        return memo[t]
+
     truncated = len(answer) > MAX_ANALYSED_CHARS
     text = answer[:MAX_ANALYSED_CHARS]
     reference = "\n".join(points)
-    q_tokens = set(tokens(question))
+    q_tokens = tok(question)
     q_bigrams = char_bigrams(question)
 
     # ---- set aside what is not an answer: don't-know, talking to the grader, restating the question
@@ -301,7 +311,7 @@ def analyse(question: str, points: list[str], answer: str, embedder) -> Analysis
             set_aside["dont_know"] = set_aside.get("dont_know", 0) + 1
         else:
             sentences.append(s)
-    sentences, unembedded_units = _select_for_embedding(_chunk(sentences, MAX_UNITS), points, question)
+    sentences, unembedded_units = _select_for_embedding(_chunk(sentences, MAX_UNITS), points, question, tok)
 
     n_points = len(points)
     if sentences:
@@ -315,7 +325,7 @@ def analyse(question: str, points: list[str], answer: str, embedder) -> Analysis
         best_point = ps_sims.max(axis=0)
         keep = []
         for j, s in enumerate(sentences):
-            s_tok = set(tokens(s))
+            s_tok = tok(s)
             new = s_tok - q_tokens
             # A sentence that is the question again covers nothing: it means the question and adds
             # few words of its own, or it is made almost only of the question's words.
@@ -339,7 +349,7 @@ def analyse(question: str, points: list[str], answer: str, embedder) -> Analysis
     a_bigrams = char_bigrams(kept_text)
 
     # ---- word weights: informative words, rarer across the points, discounted if in the question
-    point_tokens = [set(tokens(p)) for p in points]
+    point_tokens = [tok(p) for p in points]
     df: dict[str, int] = {}
     for pt in point_tokens:
         for t in pt:
@@ -361,7 +371,7 @@ def analyse(question: str, points: list[str], answer: str, embedder) -> Analysis
         j = int(np.argmax(ps_sims[i]))
         emb = float(ps_sims[i, j])
         evidence = sentences[j]
-        conflict = emb > 0.6 and _negation_conflict(p, evidence, point_tokens[i])
+        conflict = emb > 0.6 and _negation_conflict(p, evidence, point_tokens[i], tok)
         matches.append(PointMatch(p, emb, lex, _point_coverage(emb, lex), evidence[:300], conflict))
 
     embs = np.sort(np.array([m.emb for m in matches]))
@@ -380,7 +390,7 @@ def analyse(question: str, points: list[str], answer: str, embedder) -> Analysis
     # Embeddings place any text of the same field close together (a MySQL paragraph is "near" a Redis
     # question), so a sentence of middling similarity must also share an informative reference word.
     ref_words = {t for pt in point_tokens for t in pt if t not in q_tokens and _background_weight(t) >= 0.5}
-    shares = np.array([bool(ref_words & set(tokens(s))) for s in sentences])
+    shares = np.array([bool(ref_words & tok(s)) for s in sentences])
     on_topic = (sent_best >= ON_TOPIC_SIM) & (shares | (sent_best >= CLEARLY_ON_TOPIC_SIM))
     offtopic = float((sent_units[~on_topic].sum() + unembedded_units) / (sent_units.sum() + unembedded_units))
     on_units = int(sent_units[on_topic].sum())
