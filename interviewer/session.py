@@ -308,7 +308,9 @@ class InterviewEngine:
             # Nothing is lost and nothing advances: the candidate can simply answer again.
             yield self._notice(state, _t(lang, "empty"), qid)
             return
-        text = text.strip()
+        # A lone surrogate (a browser can send one as a JSON escape) cannot be stored as UTF-8:
+        # it becomes U+FFFD; a valid surrogate pair becomes its character.
+        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").strip()
         truncated = len(text) > self.max_answer_chars
         if truncated:
             text = text[: self.max_answer_chars]
