@@ -21,6 +21,8 @@ def register(sub: "argparse._SubParsersAction") -> None:
     g.add_argument("--grader", choices=["offline", "llm"], default="offline")
     g.add_argument("--json", action="store_true", help="print one JSON object")
     g.add_argument("--limit", type=int, default=None, help="use the first N rows only")
+    g.add_argument("--latency-chars", type=int, default=None, metavar="N",
+                   help="also time grade() on 40 answers of N characters stitched from the data (p50/p95 ms)")
     g.set_defaults(handler=run_grading)
     p.set_defaults(handler=lambda args: (p.print_help(), 2)[1])
 
@@ -65,7 +67,7 @@ class _NoFallback:
 
 
 def run_grading(args: argparse.Namespace) -> int:
-    from interviewer.evaluation import evaluate_grader, json_safe, load_rows
+    from interviewer.evaluation import evaluate_grader, json_safe, latency_probe, load_rows
 
     if args.limit is not None and args.limit < 1:
         return _fail("--limit must be at least 1")
@@ -90,6 +92,12 @@ def run_grading(args: argparse.Namespace) -> int:
         result = evaluate_grader(grader, rows, progress=progress)
     except ValueError as exc:
         return _fail(str(exc))
+    if args.latency_chars:
+        try:
+            # Read the whole file: the probe needs enough distinct answers even with --limit.
+            result |= latency_probe(grader, load_rows(args.data), chars=args.latency_chars)
+        except ValueError as exc:
+            return _fail(str(exc))
     result = {"grader": args.grader, "grader_version": getattr(grader, "version", None), "model": model,
               "dataset": args.data.name} | result
     if args.json:
@@ -102,4 +110,7 @@ def run_grading(args: argparse.Namespace) -> int:
     for key in ("pearson", "spearman", "qwk", "rmse", "mae"):
         print(f"  {key:<9} {fmt(result[key])}")
     print(f"  seconds per answer {result['seconds_per_answer']:.4f}")
+    if "latency_p95_ms" in result:
+        print(f"  {result['latency_chars']}-char answers: p50 {result['latency_p50_ms']:.0f} ms, "
+              f"p95 {result['latency_p95_ms']:.0f} ms ({result['latency_probes']} probes)")
     return 0

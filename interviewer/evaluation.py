@@ -179,6 +179,36 @@ def evaluate_grader(grader, rows: list[dict], progress=None) -> dict:
     return out
 
 
+def latency_probe(grader, rows: list[dict], chars: int = 500, count: int = 40) -> dict[str, float]:
+    """p50/p95 milliseconds of grade() on answers of exactly `chars` characters.
+
+    Each probe answer is stitched from different dataset answers (no two probes share one), so
+    the embedding cache cannot make later probes look faster than a fresh answer would be.
+    """
+    if not rows:
+        raise ValueError("no rows to probe")
+    answers = sorted({r["answer"] for r in rows if len(r["answer"]) >= 20}, key=lambda a: (len(a), a))
+    r0 = rows[0]
+    points = split_points(r0["reference"])
+    grader.grade(r0["question"], points, "warm up", QuestionKind.concept, r0.get("lang", "zh"))
+    times, pos = [], 0
+    for _ in range(count):
+        text = ""
+        while len(text) < chars and pos < len(answers):
+            text += answers[pos] + "\n"
+            pos += 1
+        if len(text) < chars:
+            break
+        start = time.perf_counter()
+        grader.grade(r0["question"], points, text[:chars], QuestionKind.concept, r0.get("lang", "zh"))
+        times.append(time.perf_counter() - start)
+    if not times:
+        raise ValueError(f"not enough answer text for a {chars}-character probe")
+    ms = np.array(times) * 1000
+    return {"latency_chars": chars, "latency_probes": len(times),
+            "latency_p50_ms": float(np.percentile(ms, 50)), "latency_p95_ms": float(np.percentile(ms, 95))}
+
+
 def json_safe(value):
     """NaN/inf are not JSON: report them as null."""
     if isinstance(value, float) and not math.isfinite(value):

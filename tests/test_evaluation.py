@@ -99,6 +99,15 @@ def test_eval_command_text_output_names_grader_and_model():
     assert "pearson" in proc.stdout and "seconds per answer" in proc.stdout
 
 
+@pytest.mark.slow
+def test_latency_probe_reports_percentiles():
+    proc = _run("--data", str(_data("ads_zh_dev.jsonl")), "--limit", "3", "--latency-chars", "500", "--json")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["latency_chars"] == 500 and result["latency_probes"] == 40
+    assert 0 < result["latency_p50_ms"] <= result["latency_p95_ms"]
+
+
 def test_llm_grader_without_a_model_says_so(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
     env["MIANSHI_DATA_DIR"] = str(tmp_path)
