@@ -104,3 +104,13 @@ def fake_model_script(request):
     if request.response_format is not None:
         return grade_reply(request)
     return "好的，我们来看下一个问题：请结合你的经验谈谈这个问题，先说核心思路，再说细节。"
+
+
+def copy_built_bank(src_data_dir: Path, dst_data_dir: Path) -> None:
+    """Give a fresh data dir an already built question bank (its Chroma dir and snapshot), so an
+    app started on it opens the bank instead of embedding every card again (tests save ~25 s)."""
+    import shutil
+
+    dst = Path(dst_data_dir)
+    dst.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(Path(src_data_dir) / "chroma", dst / "chroma")

@@ -8,7 +8,7 @@ import signal
 
 import pytest
 
-from bench.common import call, client, new_browser, start_args
+from bench.common import call, client, copy_built_bank, new_browser, start_args
 from interviewer.transcripts import TranscriptStore
 from tests.app_server import AppServer
 
@@ -28,8 +28,9 @@ def stored(db, sid):
         store.close()
 
 
-def test_sigkill_mid_interview_then_resume_and_finish(tmp_path):
+def test_sigkill_mid_interview_then_resume_and_finish(tmp_path, bank, bank_settings):
     data = tmp_path / "data"
+    copy_built_bank(bank_settings.data_dir, data)             # the bank is built already: start faster
     db = data / "mianshi.sqlite3"
     first = AppServer(data).start()
     try:

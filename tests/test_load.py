@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from bench.common import copy_built_bank
 from bench.load import Candidate, run_load, verify_store
 from tests.app_server import AppServer
 
@@ -13,8 +14,10 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with AppServer(tmp_path_factory.mktemp("load")) as srv:
+def server(tmp_path_factory, bank, bank_settings):
+    data = tmp_path_factory.mktemp("load")
+    copy_built_bank(bank_settings.data_dir, data)
+    with AppServer(data) as srv:
         yield srv
 
 
