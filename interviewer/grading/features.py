@@ -70,14 +70,22 @@ _DONT_KNOW = re.compile(
     r"|pass|skip|跳过|略)\W*$",
     re.IGNORECASE,
 )
+# Sentences addressed to the grader. Each alternative needs a directive aimed at the grade, so an
+# answer that merely mentions a reward model's "评分标准" or a chat template's "system:" turn is
+# still graded.
+_GRADE_WORDS = r"(评分|打分|分数|满分|10\s*分|十分|grade|grader|grading|score|marks|rubric|10\s*/\s*10)"
 _INJECTION = re.compile(
-    r"(忽略|无视|不要管|忘记).{0,12}(评分|打分|指令|规则|标准|提示|要求)"
-    r"|给(我|这个回答|本回答|这道题)?.{0,6}(满分|10\s*分|十分|100\s*分)"
-    r"|(打|评|判|给)\s*(满分|10\s*分|十分)|你(现在)?是.{0,6}(评分|打分|阅卷)"
-    r"|ignore\s+(all\s+|the\s+|any\s+)?(previous|prior|above|earlier|grading|rubric|instructions)"
-    r"|(^|\s)(system|assistant|grader)\s*[:：]|you\s+are\s+now\b|\b10\s*/\s*10\b"
-    r"|(full|maximum|max|perfect)\s+(marks|score|points)|give\s+(me|this(\s+answer)?)\s+(a\s+)?(10|ten|full)"
-    r"|score\s*[:=]\s*10|评分标准|rubric",
+    r"(忽略|无视|不要管|忘记|忘掉).{0,12}(评分|打分|指令|规则|标准)"
+    r"|给(我|这个回答|本回答|这道题|这个答案)?.{0,6}(满分|10\s*分|十分|100\s*分)"
+    r"|(打|评|判)\s*(满分|10\s*分|十分)|你(现在)?是.{0,6}(评分|打分|阅卷)"
+    r"|ignore\s+(all\s+|the\s+|any\s+|your\s+)*(previous|prior|above|earlier|grading|rubric|instructions)"
+    r"|(^|\s)(system|assistant|grader)\s*[:：].{0,80}" + _GRADE_WORDS
+    + r"|you\s+are\s+now\s+(the\s+|an?\s+)?(grader|evaluator|judge|examiner|marker)"
+    r"|\b10\s*/\s*10\b|score\s*[:=]\s*10\b"
+    r"|(give|award|assign)s?\s+(me|this(\s+answer)?|the\s+answer)\s+(a\s+|the\s+)?"
+    r"(full|maximum|max|perfect|10|ten)\b(\s*(marks|score|points|/\s*10|out\s+of\s+10))?"
+    r"|deserves?\s+(full\s+marks|a\s+(10|ten|perfect\s+score))"
+    r"|(full|perfect)\s+marks",
     re.IGNORECASE,
 )
 
