@@ -37,6 +37,9 @@ _INLINE_MARK = re.compile(r"(?=[①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯
 # Sentence ends: CJK full stop/semicolon/!/?, and latin ones followed by a space.
 _SENTENCE_END = re.compile(r"(?<=[。；！？!?])|(?<=[.;])\s+(?=[A-Z\u4e00-\u9fff(（\"'])")
 _CLAUSE_END = re.compile(r"(?<=[，,])")
+# A sentence opening with a pronoun or connective continues the previous sentence's point.
+_CONTINUATION = re.compile(r"^(这种|这样|这些|这个|这|它们|它|其|该|此|因此|所以|从而|(it|this|these|they|thus|therefore|hence)\b)",
+                           re.IGNORECASE)
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _LATIN_WORD = re.compile(r"[A-Za-z0-9_]+")
 
@@ -72,8 +75,16 @@ def _pieces(text: str) -> list[str]:
             if not line.strip():
                 continue
             for item in _INLINE_MARK.split(line):
+                sentences: list[str] = []
                 for sentence in _SENTENCE_END.split(item):
-                    for piece in _split_long(sentence.strip()):
+                    sentence = sentence.strip()
+                    # "这种方法帮助……" / "It also ..." continues the previous sentence's point.
+                    if sentences and _CONTINUATION.match(sentence) and len(sentences[-1]) + len(sentence) <= MAX_POINT_CHARS:
+                        sentences[-1] = f"{sentences[-1]}{'' if _CJK.match(sentence) else ' '}{sentence}"
+                    else:
+                        sentences.append(sentence)
+                for sentence in sentences:
+                    for piece in _split_long(sentence):
                         cleaned = _clean(piece)
                         if cleaned and re.search(r"\w", cleaned):
                             out.append(cleaned)
@@ -86,8 +97,8 @@ def _merge_tiny(pieces: list[str]) -> list[str]:
     for piece in pieces:
         piece = f"{carry} {piece}".strip() if carry else piece
         carry = ""
-        if _units(piece) < MIN_UNITS:
-            # A heading such as "链表：" belongs to what follows it.
+        if _units(piece) < MIN_UNITS or piece.endswith((":", "：")):
+            # A heading such as "链表：" or "常见的参数包括：" belongs to what follows it.
             carry = piece
             continue
         merged.append(piece)

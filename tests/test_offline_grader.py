@@ -52,7 +52,7 @@ def test_total_is_the_calibrated_score(grader):
     # The criteria are derived so that the rubric's weighted total is the calibrated prediction.
     from interviewer.grading.features import analyse
 
-    for answer in (GOOD, "LoRA 只训练低秩矩阵。", GOOD[:60]):
+    for answer in [GOOD, "LoRA 只训练低秩矩阵。"] + [GOOD[:k] for k in range(12, len(GOOD), 11)]:
         expected = grader.score(analyse(QUESTION, POINTS, answer, grader.embedder))
         assert grader.grade(QUESTION, POINTS, answer).total == pytest.approx(expected, abs=0.051)
 
@@ -115,3 +115,12 @@ def test_split_points_caps_and_handles_empty():
     points = split_points(many)
     assert 1 <= len(points) <= 12
     assert all(f"第{i}个要点" in " ".join(points) for i in range(1, 40))  # merged, not dropped
+
+
+def test_split_points_keeps_continuations_and_lead_ins_with_their_point():
+    notes = ("Flash Attention 是一种加速注意力计算的技术。它通过分块计算减少显存读写。\n"
+             "常见的参数包括：\n温度：控制随机性。\nTop-p 采样：从累积概率超过 p 的词中采样。")
+    points = split_points(notes)
+    assert points[0] == "Flash Attention 是一种加速注意力计算的技术。它通过分块计算减少显存读写。"
+    assert points[1].startswith("常见的参数包括：") and "温度" in points[1]
+    assert points[2].startswith("Top-p")

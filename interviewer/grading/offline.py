@@ -182,7 +182,7 @@ class OfflineGrader:
                 head = _t(language, "回答中没有可评分的内容，得 0 分。", "Nothing in the answer could be graded: 0.")
             return self._zero(kind, points, " ".join([head] + notes), language)
 
-        target = round(self.score(analysis), 2)
+        target = self.score(analysis)
         criteria = self._criteria(analysis, kind, target, language)
         verdicts = [KeyPointVerdict(point=m.point, status=self._verdict(m), evidence=m.evidence)
                     for m in analysis.points]
@@ -234,7 +234,7 @@ class OfflineGrader:
             elif d < -1e-9:
                 k = min(k, target / -d)
         scores = np.clip(target + max(0.0, k) * dev, 0.0, 10.0)
-        scores = np.round(scores, 2)
+        scores = np.round(scores, 3)
         # Put the rounding residue on the heaviest criterion so the weighted mean stays on target.
         heavy = int(np.argmax(w))
         scores[heavy] = np.clip(scores[heavy] + (target * w.sum() - w @ scores) / w[heavy], 0.0, 10.0)
