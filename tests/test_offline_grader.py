@@ -124,3 +124,24 @@ def test_split_points_keeps_continuations_and_lead_ins_with_their_point():
     assert points[0] == "Flash Attention 是一种加速注意力计算的技术。它通过分块计算减少显存读写。"
     assert points[1].startswith("常见的参数包括：") and "温度" in points[1]
     assert points[2].startswith("Top-p")
+
+
+def test_opposite_true_false_verdict_is_wrong_and_costs_the_score(grader):
+    q = "请判断以下叙述是否正确，并做出解释：栈底元素是不能删除的元素"
+    points = ["错误。栈中元素可以从栈顶一个一个出栈删除，直到最后删除栈底元素。"]
+    right = grader.grade(q, points, "错误。可以先把上面的元素一个个出栈，最后删除栈底元素。")
+    wrong = grader.grade(q, points, "正确。栈只能删除栈顶元素，所以栈底元素不能删除。")
+    assert right.key_points[0].status == KeyPointStatus.covered and right.total >= 6
+    assert wrong.key_points[0].status == KeyPointStatus.wrong and wrong.total <= 2
+    assert "请人工核对" in wrong.summary  # the grade says how limited this detection is
+
+
+def test_negated_near_copy_of_a_point_is_flagged(grader):
+    q = "UDP 有哪些特点？"
+    # Limited on purpose: the matching clause must carry most of the point's words.
+    points = ["UDP 不保证数据的可靠交付。"]
+    negated = grader.grade(q, points, "UDP 保证数据的可靠交付。")
+    same = grader.grade(q, points, "UDP 不保证数据的可靠交付。")
+    assert negated.key_points[0].status == KeyPointStatus.wrong
+    assert same.key_points[0].status == KeyPointStatus.covered
+    assert negated.total <= same.total - 3

@@ -61,8 +61,12 @@ FUNCTION_WORDS = frozenset(
     "用 对 和 与 时 后 前 中 都 也 只 不 没有 要 来 去 为 以 并 即 当 该 其 它 这 那 "
     "is are was were be been the of to in on for with by because so that which when if then "
     "than this it can will would should must does do not no as while since thus therefore hence".split())
-NEGATIONS_ZH = ("不", "没", "无法", "非", "未", "否", "错误", "不能", "不是")
-NEGATIONS_EN = frozenset("not no never cannot can't isn't doesn't don't won't aren't without false".split())
+NEGATIONS_ZH = frozenset("不 没 没有 无 无法 未 非 不能 不是 不会 不可 不可以 不行 不必 不用 不要 不需要 别".split())
+# Words that start with 不 but do not negate what follows.
+NOT_NEGATIONS_ZH = frozenset("不同 不仅 不断 不过 不管 不少 不久 不但 不如 不论 不然 不停 不足".split())
+NEGATIONS_EN = frozenset("not no never cannot can't isn't doesn't don't won't aren't without".split())
+_JUDGE_TRUE = re.compile(r"^\W*(正确|对的|对|是的|yes|true|correct)(?![\w])", re.IGNORECASE)
+_JUDGE_FALSE = re.compile(r"^\W*(错误|不正确|不对|错的|错|否|no|false|incorrect|wrong)(?![\w])", re.IGNORECASE)
 
 _DONT_KNOW = re.compile(
     r"^\W*(?:我?(?:也)?(?:真的)?(?:不知道|不清楚|不会|不了解|不懂|忘了|没学过|答不上来|没印象|不太清楚)"
@@ -192,27 +196,46 @@ def _background_weight(token: str) -> float:
     return float(min(1.0, max(0.2, (info - 6.0) / 8.0)))
 
 
-def _negated(words: list[str]) -> bool:
+def _negations(words: list[str]) -> int:
+    n = 0
     for w in words:
-        if w in NEGATIONS_EN or any(w.startswith(n) for n in NEGATIONS_ZH):
-            return True
-    return False
+        if w in NEGATIONS_EN or w in NEGATIONS_ZH or (w.startswith("不") and w not in NOT_NEGATIONS_ZH):
+            n += 1
+    return n
 
 
-def _negation_conflict(point: str, sentence: str, point_toks: set[str], tok=None) -> bool:
-    """The clause of the sentence that shares most words with the point negates where the point does not
-    (or the reverse). Crude on purpose: offline "wrong" detection is limited and labelled as such."""
+def _judgement(text: str) -> bool | None:
+    """The verdict a true/false answer opens with ("错误，……" / "Yes, ..."), if any."""
+    if _JUDGE_FALSE.match(text):
+        return False
+    if _JUDGE_TRUE.match(text):
+        return True
+    return None
+
+
+def _negation_conflict(point: str, sentence: str, point_toks: set[str], tok=None, emb: float = 1.0,
+                       opening: str | None = None) -> bool:
+    """The answer sentence says the point's opposite: the opposite true/false verdict, or nearly the
+    point's words with a different negation parity ("B 不是初始化为 0" against "B 初始化为 0").
+    Crude on purpose: offline "wrong" detection is limited, and grades say so."""
     tok = tok or (lambda t: frozenset(tokens(t)))
-    clauses = [c for c in re.split(r"[，,：:、]", sentence) if c.strip()]
-    if not clauses or not point_toks:
+    # A true/false verdict opens the answer, wherever the best-matching sentence is.
+    jp, js = _judgement(point), _judgement(opening if opening is not None else sentence)
+    if jp is not None and js is not None:
+        return jp != js
+    if not point_toks or emb <= 0.6:
         return False
+    # Compare the clause of the sentence that carries the point (a long sentence may negate elsewhere).
+    clauses = [c for c in re.split(r"[，,；;]", sentence) if c.strip()] or [sentence]
     best = max(clauses, key=lambda c: len(point_toks & tok(c)))
-    shared = len(point_toks & tok(best)) / len(point_toks)
-    if shared < 0.5:
+    if len(point_toks & tok(best)) / len(point_toks) < 0.6:
         return False
-    p_clause = max((c for c in re.split(r"[，,：:、]", point) if c.strip()),
-                   key=lambda c: len(tok(c) & tok(best)), default=point)
-    return _negated(raw_words(best)) != _negated(raw_words(p_clause))
+    p_clauses = [c for c in re.split(r"[，,；;]", point) if c.strip()] or [point]
+    p_best = max(p_clauses, key=lambda c: len(tok(c) & tok(best)))
+    # Parity, so "not only ... but not ..." pairs cancel. Looser rules (any negation in a matching
+    # clause; clause-by-clause matching) flagged correct answers on the dev sets far more often than
+    # wrong ones, so this stays strict and misses many contradictions.
+    return _negations(raw_words(best)) % 2 != _negations(raw_words(p_best)) % 2
 
 
 def _is_keyword_list(text: str, structure: float) -> bool:
@@ -379,7 +402,7 @@ def analyse(question: str, points: list[str], answer: str, embedder) -> Analysis
         j = int(np.argmax(ps_sims[i]))
         emb = float(ps_sims[i, j])
         evidence = sentences[j]
-        conflict = emb > 0.6 and _negation_conflict(p, evidence, point_tokens[i], tok)
+        conflict = _negation_conflict(p, evidence, point_tokens[i], tok, emb, opening=sentences[0])
         matches.append(PointMatch(p, emb, lex, _point_coverage(emb, lex), evidence[:300], conflict))
 
     embs = np.sort(np.array([m.emb for m in matches]))

@@ -32,6 +32,7 @@ from interviewer.models import (CriterionScore, Grade, KeyPointStatus, KeyPointV
 GRADER_VERSION = "offline-2"
 DEFAULT_CALIBRATION = Path(__file__).with_name("calibration.json")
 KEYWORD_LIST_FACTOR = 0.5
+WRONG_PENALTY = 1.5
 NO_EVIDENCE_OFFTOPIC = 0.5
 NO_EVIDENCE_WORDS = 0.08
 NO_EVIDENCE_CAP = 1.5
@@ -83,6 +84,10 @@ class Calibration:
         return float(min(10.0, max(0.0, 10.0 * share)))
 
 
+def is_contradicted(m: F.PointMatch) -> bool:
+    return m.negation_conflict and m.coverage >= PARTLY_AT
+
+
 def apply_guards(score: float, analysis: F.Analysis) -> float:
     """Rules the human-scored data cannot teach (its students did not try to game the grader).
 
@@ -92,6 +97,12 @@ def apply_guards(score: float, analysis: F.Analysis) -> float:
         return 0.0
     if analysis.keyword_list:
         score *= KEYWORD_LIST_FACTOR
+    # Contradicted points: the rubric says wrong statements cost more than omissions, and the
+    # coverage features alone would reward a negated copy of the point. Each contradicted point
+    # takes away one and a half times its share of the score.
+    if analysis.points:
+        wrong = sum(is_contradicted(m) for m in analysis.points) / len(analysis.points)
+        score *= max(0.0, 1.0 - WRONG_PENALTY * wrong)
     f = analysis.features
     # Mostly off topic and sharing almost no words with the reference: in the human-scored dev
     # sets such answers average 1.6-1.8/10, but the smooth calibration leaves them a floor of ~2-5
@@ -139,7 +150,7 @@ class OfflineGrader:
 
     @staticmethod
     def _verdict(m: F.PointMatch) -> KeyPointStatus:
-        if m.negation_conflict and m.coverage >= PARTLY_AT:
+        if is_contradicted(m):
             return KeyPointStatus.wrong
         if m.coverage >= COVERED_AT:
             return KeyPointStatus.covered
