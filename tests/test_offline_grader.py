@@ -145,3 +145,28 @@ def test_negated_near_copy_of_a_point_is_flagged(grader):
     assert negated.key_points[0].status == KeyPointStatus.wrong
     assert same.key_points[0].status == KeyPointStatus.covered
     assert negated.total <= same.total - 3
+
+
+def test_a_failing_embedder_gives_not_graded_instead_of_raising(embedder):
+    class Broken:
+        name = "broken-model"
+
+        def encode(self, texts):
+            raise RuntimeError("model file missing")
+
+    g = OfflineGrader(Broken()).grade(QUESTION, POINTS, GOOD)
+    assert g.status == "not_graded" and "RuntimeError" in g.not_graded_reason
+
+
+def test_calibration_file_is_recorded_and_a_broken_one_is_labelled(tmp_path, embedder):
+    shipped = OfflineGrader(embedder)
+    assert shipped.version.startswith("offline-2+cal:") and "none" not in shipped.version
+    assert shipped.grade(QUESTION, POINTS, GOOD).provenance.grader_version == shipped.version
+    bad = tmp_path / "cal.json"
+    bad.write_text("{not json", encoding="utf-8")
+    broken = OfflineGrader(embedder, calibration_path=bad)
+    assert "invalid" in broken.version
+    g = broken.grade(QUESTION, POINTS, GOOD)
+    assert g.status == "graded" and "invalid" in g.provenance.grader_version
+    missing = OfflineGrader(embedder, calibration_path=tmp_path / "nope.json")
+    assert missing.version.endswith("cal:none")

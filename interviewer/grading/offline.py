@@ -126,8 +126,14 @@ class OfflineGrader:
 
             embedder = Embedder()
         self.embedder = embedder
-        self.calibration = Calibration.load(calibration_path)
-        cal = self.calibration.sha256[:12] if self.calibration.sha256 else "none"
+        try:
+            self.calibration = Calibration.load(calibration_path)
+            cal = self.calibration.sha256[:12] if self.calibration.sha256 else "none"
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            # A broken calibration file must not stop interviews: grade with the fallback mix and
+            # say so in every grade's provenance.
+            self.calibration = Calibration(_FALLBACK, None)
+            cal = f"invalid({type(exc).__name__})"
         self.version = f"{GRADER_VERSION}+cal:{cal}"
 
     # ------------------------------------------------------------------ helpers
