@@ -27,7 +27,7 @@ _KEEP = re.compile(r"[0-9a-z\u4e00-\u9fff]")
 _ASCII_TERM = re.compile(r"[a-z0-9][a-z0-9_\-.+#]*[a-z0-9+#]|[a-z0-9]")
 
 
-def _jieba():
+def load_jieba():
     import logging
 
     import jieba
@@ -45,7 +45,7 @@ def tokenize(text: str) -> list[str]:
     """
     text = unicodedata.normalize("NFKC", text).lower()
     tokens: list[str] = []
-    for word in _jieba().lcut_for_search(text):
+    for word in load_jieba().lcut_for_search(text):
         word = word.strip()
         if not word:
             continue

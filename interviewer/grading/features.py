@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from interviewer.keyword import load_jieba
+
 # Analyse at most this much of an answer: a 1 MB paste must not stall the session.
 MAX_ANALYSED_CHARS = 20_000
 # At most this many answer units are embedded; longer answers are chunked coarser.
@@ -120,7 +122,7 @@ def _stem(word: str) -> str:
 
 def tokens(text: str, keep_stop: bool = False) -> list[str]:
     """Content tokens: jieba words for Chinese runs, lower-cased crude stems for latin words."""
-    import jieba
+    jieba = load_jieba()
 
     out: list[str] = []
     for m in _TOKEN.finditer(text.lower()):
@@ -136,7 +138,7 @@ def tokens(text: str, keep_stop: bool = False) -> list[str]:
 
 def raw_words(text: str) -> list[str]:
     """All words (function words kept, no stemming): for structure and negation checks."""
-    import jieba
+    jieba = load_jieba()
 
     out: list[str] = []
     for m in _TOKEN.finditer(text.lower()):
@@ -182,7 +184,7 @@ def _chunk(sentences: list[str], limit: int) -> list[str]:
 
 def _background_weight(token: str) -> float:
     """How informative a word is in general language (jieba's dictionary frequencies), 0.2-1."""
-    import jieba
+    jieba = load_jieba()
 
     if not _CJK_CHAR.match(token):
         # Latin terms in these answers are mostly technical (TCP, LoRA, ACK): keep them strong.

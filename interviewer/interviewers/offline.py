@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterator
 
 from interviewer.interviewers.base import Chunk, coverage
-from interviewer.keyword import _jieba
+from interviewer.keyword import load_jieba
 from interviewer.models import Language, QuestionCard
 
 _LATIN_TERM = re.compile(r"[A-Za-z][A-Za-z0-9_+\-./]*(?:\s+[A-Za-z][A-Za-z0-9_+\-./]*){0,2}")
@@ -40,7 +40,7 @@ def topic_of(point: str, answer: str = "") -> str | None:
     # Cut at a word boundary (a handle cut mid-word, "模块接口与数", reads as a bug) and never
     # take the whole clause: a short key point quoted in full would give the answer away.
     handle = ""
-    for word in _jieba().lcut(cjk):
+    for word in load_jieba().lcut(cjk):
         if len(handle) >= 4 or len(handle) + len(word) > 10 or len(handle) + len(word) >= len(cjk):
             break
         handle += word
