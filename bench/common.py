@@ -31,15 +31,18 @@ def load_answers(path: Path = ANSWERS_FILE) -> list[str]:
 def answer_of_length(answers: list[str], n_chars: int, rng: random.Random) -> str:
     """A realistic answer of exactly n_chars: fixture answers in a random order, joined, cut.
 
-    Every call gives a different text (order and a sample number), so the embedder's cache never
-    turns a measurement into a lookup.
+    Every sentence of every call is new text, so the embedder's cache never turns a measurement
+    into a lookup.
     """
-    parts: list[str] = [f"（第{rng.randrange(10**6)}次作答）"]
+    parts: list[str] = []
     pool = list(answers)
     while sum(map(len, parts)) < n_chars:
         rng.shuffle(pool)
         parts.extend(pool)
-    return "".join(parts)[:n_chars]
+    # The grader embeds sentence by sentence and the embedder caches by text: a sample-specific
+    # number in front of every sentence keeps each one new, as a real candidate's would be.
+    text = re.sub(r"(?<=[。；！？])", lambda m: f"第{rng.randrange(10**5)}点，", "".join(parts))
+    return (f"第{rng.randrange(10**5)}点，" + text)[:n_chars]
 
 
 def percentile(values: list[float], p: float) -> float:

@@ -19,7 +19,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.common import call, client, load_answers, new_browser, percentile, start_args
+from bench.common import answer_of_length, call, client, load_answers, new_browser, percentile, start_args
 
 MAX_STEPS_PER_QUESTION = 4
 _last_candidates: list = []  # answer + follow-ups: a bound, so a broken session cannot loop
@@ -83,7 +83,9 @@ def _interview(url: str, cand: Candidate, questions: int, followups: bool, answe
                 return
             if think:
                 time.sleep(rng.uniform(0, 2 * think))
-            text = f"[{cand.token}#{step}] {rng.choice(answers)}"
+            # 150-600 characters of realistic answer text, every sentence new (see answer_of_length).
+            # (stripped: the engine keeps answers stripped, and the store check compares exactly)
+            text = f"[{cand.token}#{step}] {answer_of_length(answers, rng.randint(150, 600), rng)}".strip()
             t0 = time.perf_counter()
             v = call(c, "/answer", text, bs)
             cand.latencies.append(time.perf_counter() - t0)
@@ -117,8 +119,10 @@ def verify_store(db_path: Path, cands: list[Candidate]) -> list[str]:
                 problems.append(f"{cand.token}: session owned by {rec.owner!r}")
             answers = [t.text for t in rec.turns if t.role == "candidate" and t.kind == "answer"]
             if answers != cand.sent:
+                diff = next(((i, a, b) for i, (a, b) in enumerate(zip(answers, cand.sent)) if a != b), None)
+                where = f"; first difference at answer {diff[0]}: {diff[1][-40:]!r} vs {diff[2][-40:]!r}" if diff else ""
                 problems.append(f"{cand.token}: stored answers {len(answers)} != sent {len(cand.sent)} "
-                                f"(or differ in order/text)")
+                                f"(or differ in order/text){where}")
             for t in rec.turns:
                 strangers = [tok for tok in tokens if tok != cand.token and f"[{tok}#" in t.text]
                 if strangers:
