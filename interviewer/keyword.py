@@ -7,6 +7,7 @@ Okapi formula (same k1, b and idf floor as rank_bm25) with numpy over the postin
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -27,6 +28,7 @@ _KEEP = re.compile(r"[0-9a-z\u4e00-\u9fff]")
 _ASCII_TERM = re.compile(r"[a-z0-9][a-z0-9_\-.+#]*[a-z0-9+#]|[a-z0-9]")
 
 
+@functools.cache  # setLogLevel clears logging's caches: once per process, not per tokenised text
 def load_jieba():
     import logging
 
