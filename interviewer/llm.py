@@ -111,6 +111,7 @@ class ChatClient:
             max_retries=0, temperature=temperature,
             use_responses_api=False,  # chat completions is what every compatible server speaks
         )
+        self._runnables: dict[tuple[type, str], Any] = {}
 
     # ----------------------------------------------------------------- retry loop
 
@@ -169,12 +170,21 @@ class ChatClient:
                 self._sleep(self.retry.delay(attempt, _retry_after(exc)))
                 attempt += 1
 
+    def _structured_runnable(self, schema: type[BaseModel], mode: str):
+        # Building one converts the pydantic schema to JSON schema (~5 ms): once per schema and mode.
+        key = (schema, mode)
+        runnable = self._runnables.get(key)
+        if runnable is None:
+            runnable = self.chat_model.with_structured_output(schema, method=mode, include_raw=True)
+            self._runnables[key] = runnable  # same value from any thread: a race only builds it twice
+        return runnable
+
     def structured(self, messages: list[tuple[str, str]], schema: type[T], mode: str,
                    validate: Callable[[T], T] | None = None) -> T:
         """One structured reply in `mode` (json_schema | json_mode | text), validated by pydantic
         and by `validate`. 400 raises UnsupportedMode (not retried) so the caller can fall back."""
         if mode in ("json_schema", "json_mode"):
-            runnable = self.chat_model.with_structured_output(schema, method=mode, include_raw=True)
+            runnable = self._structured_runnable(schema, mode)
         elif mode != "text":
             raise ValueError(f"unknown structured mode {mode!r}")
 
