@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from interviewer.ui.render import esc
 from interviewer.ui.services import Services, browser_secret
 
 ALL = "全部 / all"
+STREAM_INTERVAL = 0.05  # seconds between re-renders of a streamed message (20 per second)
 LANGUAGES = [("中文", "zh"), ("English", "en")]
 
 APP_CSS = render.CARD_CSS + """
@@ -174,39 +176,70 @@ class InterviewUI:
             return None, None
         return write_exports(self.s, record)
 
-    def view(self, state, bs: dict, pending: str | None = None, final: bool = True):
-        """Outputs of every interview event: chat, cards, report, downloads, answer box, states."""
-        report, md, js = self.report_view(state) if final else (gr.skip(), gr.skip(), gr.skip())
+    def view(self, state, bs: dict, pending: str | None = None, final: bool = True, controls: bool = True):
+        """Outputs of every interview event: chat, cards, report, downloads, answer box, states.
+
+        controls=False (an action within a running interview, which cannot enable or disable the
+        answer box or show the downloads) sends no property update for them unless the action
+        finished the interview. Gradio rebuilds a component, and its config and JSON schema, for
+        every property update, gr.skip() included: for the download buttons that was most of
+        the app's time per turn. A plain None leaves a hidden download button as it is.
+        """
         finished = state is not None and getattr(state.phase, "value", state.phase) == "finished"
+        if final:
+            report, md, js = self.report_view(state)
+        else:
+            report, md, js = gr.skip(), None, None
+        if finished and final:
+            downloads = (gr.update(value=md, visible=bool(md)), gr.update(value=js, visible=bool(js)))
+        elif controls:
+            downloads = (gr.update(value=None, visible=False), gr.update(value=None, visible=False))
+        else:
+            downloads = (None, None)
         return (
             self.chat_messages(state, pending),
             self.cards_html(state),
             report,
-            gr.update(value=md, visible=bool(md)) if final else gr.skip(),
-            gr.update(value=js, visible=bool(js)) if final else gr.skip(),
-            gr.update(interactive=state is not None and not finished),
+            *downloads,
+            gr.update(interactive=state is not None and not finished) if controls or finished else gr.skip(),
             state,
             self._store_browser(bs, state) if final else gr.skip(),
         )
 
-    def run(self, events, state, bs: dict):
-        """Stream engine events: re-render from the state on each, with the message being streamed."""
+    def run(self, events, state, bs: dict, controls: bool = True):
+        """Stream engine events: re-render from the state on each, with the message being streamed.
+
+        Every intermediate view re-sends the whole chat and the grade cards, so they are only sent
+        when they show something worth the wait: with a model (grading and phrasing take seconds)
+        the first message at once and streamed text at most every STREAM_INTERVAL seconds;
+        offline, where a whole turn takes tens of milliseconds, only the final view.
+        """
         pending = ""
+        eager = self.settings.use_llm
+        shown = False
+        last = 0.0
         try:
             for ev in events:
                 if ev.type == "delta" and ev.delta:
                     pending += ev.delta
-                    yield self.view(state, bs, pending=pending, final=False)
+                    now = time.monotonic()
+                    if eager and now - last >= STREAM_INTERVAL:
+                        last, shown = now, True
+                        yield self.view(state, bs, pending=pending, final=False, controls=controls)
                 elif ev.type in ("turn", "grade", "notice", "finished"):
                     if ev.type in ("turn", "notice"):
                         # A completed turn replaces its preview; a notice may mean the model
                         # failed and the streamed text is void (the final turn is authoritative).
                         pending = ""
-                    yield self.view(state, bs, pending=pending or None, final=False)
+                    # The first message (usually the candidate's answer) is shown at once, as the
+                    # model works on the grade; later ones ride on the next streamed or final view.
+                    if eager and not shown:
+                        last, shown = time.monotonic(), True
+                        yield self.view(state, bs, pending=pending or None, final=False, controls=controls)
         except ValueError as exc:  # e.g. an action the current phase does not allow
             gr.Warning(str(exc))
         self.snapshot(state)
-        yield self.view(state, bs, final=True)
+        yield self.view(state, bs, final=True, controls=controls)
 
     # ------------------------------------------------------------------ handlers
     def on_load(self, bs):
@@ -236,7 +269,9 @@ class InterviewUI:
         if getattr(state.phase, "value", state.phase) == "finished":
             yield self.view(state, bs)
             return
-        yield from self.run(getattr(self.engine, action)(state, *args), state, bs)
+        # An action on a running interview: the answer box stays enabled and the downloads hidden
+        # unless it finishes the interview (view() sends them then).
+        yield from self.run(getattr(self.engine, action)(state, *args), state, bs, controls=False)
 
     def answer(self, text, bs, st):
         if not (text or "").strip():
