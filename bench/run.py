@@ -3,7 +3,7 @@
 Figures (each printed next to its target, PASS/MISS):
   cold start       process start -> first question returned by /start, bank built / forced rebuild
   offline grading  OfflineGrader.grade p50/p95 for answers of 50, 500 and 5,000 characters
-  offline turn     /answer (answer sent -> grade card back) p50/p95 over the Gradio API
+  offline turn     /answer (answer sent -> grade card back) p50/p95 over the Gradio HTTP API
   LLM overhead     LLM-mode /answer time minus the fake model's own time (fixed delay per call)
   memory           RSS of the app process tree after start and after 50 sessions (the load test)
   load             N candidates at once, p50/p95 turn, errors, lost/crossed turns in the store
@@ -25,8 +25,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.common import (REPO_ROOT, answer_of_length, call, client, fake_model_script, load_answers,
-                          new_browser, percentile, rss_tree, start_args)
+from bench.common import (REPO_ROOT, HttpApi, answer_of_length, call, client, fake_model_script,
+                          load_answers, new_browser, percentile, rss_tree, start_args)
 
 MB = 1024 * 1024
 
@@ -114,22 +114,41 @@ def offline_grading(data_dir: Path, samples: int, answers: list[str]) -> dict[in
 # ------------------------------------------------------------------------- turns over the API
 
 def api_turns(url: str, turns: int, answers: list[str], rng: random.Random, on_turn=None) -> list[float]:
-    """Seconds per /answer call, follow-ups off, so each answer is graded and the next asked."""
+    """Seconds per /answer call over the HTTP API, follow-ups off, so each answer is graded and
+    the next question asked."""
+    api = HttpApi(url)
+    times: list = []
+    bs = None
+    try:
+        while len(times) < turns:
+            if bs is None or bs["state"]["phase"] == "finished":
+                bs = api.call("/start", *start_args(5, False, new_browser()))["browser"]
+            before = on_turn() if on_turn else None
+            text = answer_of_length(answers, rng.choice((120, 300, 600)), rng)
+            t0 = time.perf_counter()
+            v = api.call("/answer", text, bs)
+            elapsed = time.perf_counter() - t0
+            bs = v["browser"]
+            if 'class="ms-total"' not in v["cards"] and "ms-card" not in v["cards"]:
+                raise RuntimeError("no grade card after an answer")
+            times.append(elapsed if on_turn is None else (elapsed, on_turn() - before))
+    finally:
+        api.close()
+    return times
+
+
+def client_turns(url: str, turns: int, answers: list[str], rng: random.Random) -> list[float]:
+    """The same turn through gradio_client, for comparison (includes its 50 ms polling loop)."""
     c = client(url)
     times: list[float] = []
     bs = None
     while len(times) < turns:
         if bs is None or bs["state"]["phase"] == "finished":
             bs = call(c, "/start", *start_args(5, False, new_browser()))["browser"]
-        before = on_turn() if on_turn else None
         text = answer_of_length(answers, rng.choice((120, 300, 600)), rng)
         t0 = time.perf_counter()
-        v = call(c, "/answer", text, bs)
-        elapsed = time.perf_counter() - t0
-        bs = v["browser"]
-        if 'class="ms-total"' not in v["cards"] and "ms-card" not in v["cards"]:
-            raise RuntimeError("no grade card after an answer")
-        times.append(elapsed if on_turn is None else (elapsed, on_turn() - before))
+        bs = call(c, "/answer", text, bs)["browser"]
+        times.append(time.perf_counter() - t0)
     return times
 
 
@@ -168,6 +187,7 @@ def run(quick: bool = False, as_json: bool = False, candidates: int | None = Non
                 # reported on its own, then the steady state.
                 first_turn = api_turns(srv.url, 1, answers, rng)[0]
                 turn_times = api_turns(srv.url, n_turns, answers, rng)
+                client_times = client_turns(srv.url, max(5, n_turns // 4), answers, rng)
             finally:
                 srv.stop()
             figures += [Figure("cold start, bank built", t_built, "s", 10),
@@ -183,6 +203,8 @@ def run(quick: bool = False, as_json: bool = False, candidates: int | None = Non
             figures.append(Figure("first offline turn after start (model load)", first_turn * 1000, "ms"))
             figures.append(Figure("offline turn p50", percentile(turn_times, 50) * 1000, "ms"))
             figures.append(Figure("offline turn p95", percentile(turn_times, 95) * 1000, "ms", 300))
+            figures.append(Figure("offline turn via gradio_client p50", percentile(client_times, 50) * 1000, "ms",
+                                  note="(client polls every 50 ms)"))
 
             say(f"LLM mode against the fake model ({llm_delay * 1000:.0f} ms per call) ...")
             with FakeOpenAI(script=fake_model_script, delay=llm_delay) as fake:
