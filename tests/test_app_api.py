@@ -185,3 +185,37 @@ def test_two_sessions_at_once_do_not_see_each_other(server):
         stolen = dict(me["browser"], session_id=other["browser"]["session_id"], state=other["browser"]["state"])
         resumed = call(me["client"], "/resume", stolen)
         assert resumed["chat"] == [] and resumed["browser"]["session_id"] is None
+
+
+def test_review_imports_a_json_export_and_refuses_other_files(server, tmp_path):
+    from gradio_client import handle_file
+
+    # A real export: one answered question of a session, downloaded from the app's report.
+    c = client(server)
+    bs = call(c, "/start", ["Redis"], [], 1, False, "zh", False, new_browser())["browser"]
+    marker = f"import-{uuid.uuid4().hex[:8]}"
+    bs = call(c, "/answer", f"{marker}：缓存穿透查询不存在的数据，可以用布隆过滤器或者缓存空值。", bs)["browser"]
+    v = call(c, "/end", bs)
+    export_path = Path(update_value(v["report_json"]))
+    assert json.loads(export_path.read_text(encoding="utf-8"))["session"]["id"] == bs["session_id"]
+
+    # Another browser imports it: it is listed for that browser and opens with the answer.
+    other = new_browser()
+    listing, _mastery, selected, status = c.predict(
+        handle_file(str(export_path)), ALL, 0, other, api_name="/import_session")
+    assert "imported" in status and selected
+    assert selected in [v for _, v in listing["choices"]]
+    transcript, _, _ = c.predict(selected, other, api_name="/open_session")
+    assert marker in html.unescape(transcript)
+
+    # Not an export: an image, and JSON of another shape. Refused with the reason; nothing added.
+    png = tmp_path / "screenshot.json"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+    wrong = tmp_path / "other.json"
+    wrong.write_text(json.dumps({"hello": "world"}), encoding="utf-8")
+    before, _ = c.predict(ALL, 0, other, api_name="/sessions")
+    for bad in (png, wrong):
+        listing, _mastery, _selected, status = c.predict(
+            handle_file(str(bad)), ALL, 0, other, api_name="/import_session")
+        assert "not imported" in status, status
+        assert listing["choices"] == before["choices"]

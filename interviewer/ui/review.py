@@ -7,6 +7,7 @@ session is listed. Ownership is checked on every action, not only when listing.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -16,6 +17,12 @@ from interviewer.ui import render
 from interviewer.ui.render import esc
 
 ALL = "全部 / all"
+MAX_IMPORT_BYTES = 20_000_000  # a long session with regrades exports to well under 1 MB
+
+
+def _status(text: str, ok: bool) -> str:
+    color = "#1a7f37" if ok else "#cf222e"
+    return f'<span style="color:{color}">{esc(text)}</span>'
 
 
 def _dt(value) -> str:
@@ -139,6 +146,33 @@ class ReviewUI:
         listing, mastery = self.list_sessions(topic, min_score, bs)
         return listing, mastery, "", None, None, ""
 
+    def import_session(self, path, topic, min_score, bs):
+        """Restore an exported JSON transcript for review, owned by this browser.
+
+        Returns (review-list, mastery, selected session id, status line). A file that is not a
+        Mianshi JSON export (an image, binary, malformed or a different format) is refused with
+        the reason; nothing is written then.
+        """
+        from interviewer.export import InvalidExport, import_json
+        from interviewer.transcripts import StoreError
+
+        owner = (bs or {}).get("browser_id") if isinstance(bs, dict) else None
+        listing, mastery = self.list_sessions(topic, min_score, bs)
+        if not path:
+            return listing, mastery, gr.skip(), ""
+        if not owner:
+            return listing, mastery, gr.skip(), _status("请先开始或刷新页面 / reload the page first", ok=False)
+        try:
+            size = Path(path).stat().st_size
+            if size > MAX_IMPORT_BYTES:
+                raise InvalidExport(f"the file is {size / 1e6:.1f} MB; an export is at most "
+                                    f"{MAX_IMPORT_BYTES // 1_000_000} MB")
+            sid = import_json(self.s.store, Path(path).read_bytes(), owner=owner)
+        except (InvalidExport, StoreError, OSError) as exc:
+            return listing, mastery, gr.skip(), _status(f"未导入 / not imported: {exc}", ok=False)
+        listing, mastery = self.list_sessions(topic, min_score, bs)
+        return listing, mastery, sid, _status(f"已导入 / imported: session {sid}", ok=True)
+
     # ------------------------------------------------------------------ layout
     def layout(self, topics: list[str]) -> None:
         with gr.Row():
@@ -159,6 +193,10 @@ class ReviewUI:
                     self.export_md = gr.DownloadButton("导出 Markdown", elem_id="export-md")
                     self.export_json = gr.DownloadButton("导出 JSON", elem_id="export-json")
                     self.delete_btn = gr.Button("删除 Delete", variant="stop", elem_id="delete-button")
+                with gr.Row():
+                    self.import_btn = gr.UploadButton("导入 JSON Import", file_types=[".json"],
+                                                      file_count="single", elem_id="import-json")
+                    self.import_status = gr.HTML("", elem_id="import-status")
                 self.transcript_html = gr.HTML("", elem_id="review-transcript")
                 self.selected = gr.Textbox("", visible=False, elem_id="review-selected")
 
@@ -175,5 +213,8 @@ class ReviewUI:
         views = [self.transcript_html, self.export_md, self.export_json]
         self.selected.change(self.open_session, [self.selected, bs], views, api_name="open_session")
         self.regrade_btn.click(self.regrade, [self.selected, bs], views, api_name="regrade")
+        self.import_btn.upload(self.import_session, [self.import_btn, self.topic, self.min_score, bs],
+                               [self.list, self.mastery_plot, self.selected, self.import_status],
+                               api_name="import_session")
         self.delete_btn.click(self.delete, [self.selected, self.topic, self.min_score, bs],
                               [self.list, self.mastery_plot, *views, self.selected], api_name="delete_session")
