@@ -25,7 +25,8 @@ def cache_key(*, question: str, answer: str, key_points: list[str], kind: str, l
 
 
 class GradeCache:
-    """Keeps only the path; each call opens its own connection, so threads and processes can share it."""
+    """Each call opens its own connection, so threads and processes can share it; one idle
+    connection keeps the WAL open for the cache's life."""
 
     def __init__(self, path: Path | str):
         self.path = Path(path)
@@ -34,9 +35,14 @@ class GradeCache:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("CREATE TABLE IF NOT EXISTS grades (key TEXT PRIMARY KEY, grade TEXT NOT NULL, "
                          "created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)")
+        # Held open so closing each call's connection does not checkpoint and delete the WAL.
+        self._keeper = self._connect()
 
     def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.path, timeout=10)
+        conn = sqlite3.connect(self.path, timeout=10)
+        # A cache entry lost to an OS crash only costs a model call: no fsync per grade.
+        conn.execute("PRAGMA synchronous = NORMAL")
+        return conn
 
     def get(self, key: str) -> Grade | None:
         try:
