@@ -4,7 +4,7 @@ Figures (each printed next to its target, PASS/MISS):
   cold start       process start -> first question returned by /start, bank built / forced rebuild
   offline grading  OfflineGrader.grade p50/p95 for answers of 50, 500 and 5,000 characters
   offline turn     /answer (answer sent -> grade card back) p50/p95 over the Gradio HTTP API
-  LLM overhead     LLM-mode /answer time minus the fake model's own time (fixed delay per call)
+  LLM overhead     LLM-mode /answer time minus the model server's own time on that turn's requests
   memory           RSS of the app process tree after start and after 50 sessions (the load test)
   load             N candidates at once, p50/p95 turn, errors, lost/crossed turns in the store
 
@@ -131,10 +131,15 @@ def api_turns(url: str, turns: int, answers: list[str], rng: random.Random, on_t
             bs = v["browser"]
             if 'class="ms-total"' not in v["cards"] and "ms-card" not in v["cards"]:
                 raise RuntimeError("no grade card after an answer")
-            times.append(elapsed if on_turn is None else (elapsed, on_turn() - before))
+            times.append(elapsed if on_turn is None else (elapsed, (before, on_turn())))
     finally:
         api.close()
     return times
+
+
+def model_seconds(fake) -> float:
+    """Total time the fake model server spent on the chat requests it has answered so far."""
+    return sum(r.served or 0.0 for r in list(fake.requests))
 
 
 def client_turns(url: str, turns: int, answers: list[str], rng: random.Random) -> list[float]:
@@ -155,7 +160,7 @@ def client_turns(url: str, turns: int, answers: list[str], rng: random.Random) -
 # ------------------------------------------------------------------------- the run
 
 def run(quick: bool = False, as_json: bool = False, candidates: int | None = None,
-        load_only: bool = False, think: float = 0.0) -> int:
+        load_only: bool = False, think: float = 10.0) -> int:
     from bench.load import run_load
     from interviewer.testing.fake_openai import FakeOpenAI
 
@@ -213,11 +218,14 @@ def run(quick: bool = False, as_json: bool = False, candidates: int | None = Non
                               MIANSHI_LLM_TIMEOUT="10").start()
                 try:
                     api_turns(srv.url, 2, answers, rng)  # warm: first connection, model load
-                    pairs = api_turns(srv.url, n_turns, answers, rng, on_turn=lambda: len(fake.requests))
+                    # The model's own time in a turn: what the model server spent on the turn's
+                    # requests (the fixed delay plus its own parsing and writing), request by request.
+                    pairs = api_turns(srv.url, n_turns, answers, rng,
+                                      on_turn=lambda: (len(fake.requests), model_seconds(fake)))
                 finally:
                     srv.stop()
-            overhead = [t - calls * llm_delay for t, calls in pairs]
-            extra["llm_calls_per_turn"] = statistics.mean(c for _, c in pairs)
+            overhead = [t - (after[1] - before[1]) for t, (before, after) in pairs]
+            extra["llm_calls_per_turn"] = statistics.mean(after[0] - before[0] for _, (before, after) in pairs)
             figures.append(Figure("LLM-mode overhead p50", percentile(overhead, 50) * 1000, "ms"))
             figures.append(Figure("LLM-mode overhead p95", percentile(overhead, 95) * 1000, "ms", 50,
                                   f"({extra['llm_calls_per_turn']:.1f} model calls/turn)"))
@@ -235,17 +243,38 @@ def run(quick: bool = False, as_json: bool = False, candidates: int | None = Non
             rss_after = rss_tree(srv.proc.pid)
         finally:
             srv.stop()
+        label = f"load {n_cand} candidates (think {think:g} s)"
         figures += [
-            Figure(f"load {n_cand} candidates: turn p50", result.p50 * 1000, "ms"),
-            Figure(f"load {n_cand} candidates: turn p95", result.p95 * 1000, "ms", 2000),
-            Figure(f"load {n_cand} candidates: errors", len(result.errors), "", 1),
-            Figure(f"load {n_cand} candidates: lost/crossed turns", len(result.problems), "", 1),
+            Figure(f"{label}: turn p50", result.p50 * 1000, "ms"),
+            Figure(f"{label}: turn p95", result.p95 * 1000, "ms", 2000),
+            Figure(f"{label}: errors", len(result.errors), "", 1),
+            Figure(f"{label}: lost/crossed turns", len(result.problems), "", 1),
             Figure("memory (RSS incl. children) after start", rss_start / MB, "MB", 1536),
             Figure(f"memory after {n_cand} sessions", rss_after / MB, "MB", 1536),
         ]
         extra["load"] = result.summary()
         extra["load_errors"] = result.errors[:10]
         extra["load_problems"] = result.problems[:10]
+        if think > 0 and not quick:
+            # The same candidates with no pause at all: a stress figure of the machine's capacity
+            # (the 2 cores are then shared with 50 gradio_client instances), not a target.
+            say(f"stress: {n_cand} candidates back to back ...")
+            srv = _server(data).start()
+            try:
+                api_turns(srv.url, 1, answers, rng)
+                stress = run_load(srv.url, srv.data_dir / "mianshi.sqlite3", candidates=n_cand, questions=3,
+                                  followups=True, think=0.0, time_limit=600)
+            finally:
+                srv.stop()
+            figures += [
+                Figure(f"stress {n_cand} back to back: turn p50", stress.p50 * 1000, "ms"),
+                Figure(f"stress {n_cand} back to back: turn p95", stress.p95 * 1000, "ms"),
+                Figure(f"stress {n_cand} back to back: errors", len(stress.errors), "", 1),
+                Figure(f"stress {n_cand} back to back: lost/crossed turns", len(stress.problems), "", 1),
+            ]
+            extra["stress"] = stress.summary()
+            extra["load_errors"] += stress.errors[:10]
+            extra["load_problems"] += stress.problems[:10]
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -259,6 +288,8 @@ def run(quick: bool = False, as_json: bool = False, candidates: int | None = Non
         for f in figures:
             print(f.line())
         print(f"\n  {extra['load']}")
+        if "stress" in extra:
+            print(f"  stress: {extra['stress']}")
         for e in extra["load_errors"] + extra["load_problems"]:
             print(f"    ! {e}")
         print(f"  loadavg at the end: {machine['loadavg_end']}")

@@ -58,6 +58,9 @@ class Request:
     body: dict[str, Any]
     raw: bytes
     received_at: float = field(default_factory=time.monotonic)
+    # Seconds the server spent on this request, from reading its body to the last byte of the
+    # reply (the model's own time, delay included); None until the reply is complete.
+    served: float | None = None
 
     @property
     def text(self) -> str:
@@ -176,6 +179,7 @@ class FakeOpenAI:
                     self._json(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
 
             def do_POST(self):
+                started = time.perf_counter()
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
                 try:
@@ -205,6 +209,7 @@ class FakeOpenAI:
                     self._respond(request, reply)
                 except (BrokenPipeError, ConnectionResetError, socket.timeout):
                     pass  # the client gave up (a timeout test): nothing to answer
+                request.served = time.perf_counter() - started
 
             # ------------------------------------------------------------- responses
 
