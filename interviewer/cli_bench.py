@@ -15,8 +15,9 @@ def register(sub: "argparse._SubParsersAction") -> None:
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.add_argument("--candidates", type=int, default=None, help="candidates in the load test (default 50; 10 with --quick)")
     p.add_argument("--load-only", action="store_true", help="only the load test and memory")
-    p.add_argument("--think", type=float, default=0.0,
-                   help="mean seconds a simulated candidate waits before each answer (default 0: back to back)")
+    p.add_argument("--think", type=float, default=10.0,
+                   help="mean seconds a simulated candidate reads and types before each answer (default 10; "
+                        "0: back to back). The full run also measures back to back, as a stress figure")
     p.set_defaults(handler=_bench)
 
 
