@@ -181,15 +181,33 @@ def test_garbage_browser_state_is_a_fresh_start_not_a_crash(app):
         assert v["chat"] == []
 
 
-def test_the_app_has_no_upload_and_cli_import_refuses_non_json_files(app, tmp_path):
+def test_uploads_that_are_not_exports_are_refused_by_the_app_and_the_cli(app, tmp_path):
+    from gradio_client import handle_file
+
+    # The app's only upload is the review tab's JSON import.
     config = app["demo"].get_config_file()
-    kinds = {comp.get("type") for comp in config["components"]}
-    assert not kinds & {"file", "uploadbutton", "image", "audio", "video", "model3d", "gallery"}
+    uploads = [comp for comp in config["components"]
+               if comp.get("type") in {"file", "uploadbutton", "image", "audio", "video", "model3d", "gallery"}]
+    assert [(u["type"], u["props"].get("elem_id")) for u in uploads] == [("uploadbutton", "import-json")]
+
+    c = client(app["url"])
+    bs = {"browser_id": "uploader", "session_id": None, "state": None}
     env = {"MIANSHI_DATA_DIR": str(tmp_path / "data"), "PATH": "/usr/bin:/bin"}
     for name, payload in (("shot.png", PNG), ("junk.json", bytes(range(256)) * 8), ("empty.json", b""),
                           ("wrong.json", b'{"format": "something else", "turns": 3}')):
         path = tmp_path / name
         path.write_bytes(payload)
+        if name.endswith(".png"):
+            # Not even offered to the handler: Gradio refuses the file type with its own message.
+            from gradio_client.exceptions import AppError
+
+            with pytest.raises(AppError, match="Invalid file type"):
+                c.predict(handle_file(str(path)), "全部 / all", 0, bs, api_name="/import_session")
+        else:
+            listing, _mastery, _selected, status = c.predict(handle_file(str(path)), "全部 / all", 0, bs,
+                                                             api_name="/import_session")
+            assert "not imported" in status, (name, status)
+            assert listing["choices"] == [], name
         proc = subprocess.run([sys.executable, "-m", "interviewer", "import", str(path)], cwd=REPO_ROOT, env=env,
                               capture_output=True, timeout=120)
         err = proc.stderr.decode("utf-8", "replace")

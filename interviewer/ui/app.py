@@ -258,6 +258,7 @@ class InterviewUI:
         history = self.history(bs["browser_id"]) if weak_spots else None
         state = self.engine.start(config, owner=bs["browser_id"], history=history)
         yield from self.run(self.engine.open(state), state, bs)
+        self.s.warm_up_once()
 
     def _act(self, action: str, bs, st, *args):
         bs = _browser(bs)

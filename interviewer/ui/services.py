@@ -7,8 +7,10 @@ the store is a SQLite database with its own connection handling. Nothing here is
 
 from __future__ import annotations
 
+import logging
 import secrets
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,20 @@ class Services:
     engine: Any
     grader: Any
     store: Any  # TranscriptStore (also the engine's recorder)
+    embedder: Any = None  # the offline embedder shared by the bank and the offline grader
+    _warm: threading.Event = field(default_factory=threading.Event)
+
+    def warm_up_once(self) -> None:
+        """Load the encoder and jieba in the background, once per process.
+
+        They load lazily on the first grade (2-5 s), which the first candidate to answer would
+        wait for. Called when an interview starts: the candidate is then reading the question,
+        and the app's own start-up (and its first question) is not slowed down by it.
+        """
+        if self._warm.is_set():
+            return
+        self._warm.set()
+        threading.Thread(target=warm_up, args=(self.embedder,), name="mianshi-warm-up", daemon=True).start()
 
     # ------------------------------------------------------------------ bank
     def card(self, card_id: str) -> QuestionCard | None:
@@ -66,4 +82,18 @@ def build_services(settings: Settings) -> Services:
     bank = QuestionBank.open(settings, embedder=embedder)
     store = TranscriptStore.from_settings(settings, card_topics=lambda cid: bank.get(cid).topics)
     engine = build_engine(settings, bank, embedder=embedder, recorder=store)
-    return Services(settings=settings, bank=bank, engine=engine, grader=engine.grader, store=store)
+    return Services(settings=settings, bank=bank, engine=engine, grader=engine.grader, store=store,
+                    embedder=embedder)
+
+
+def warm_up(embedder) -> None:
+    """Load the sentence encoder and jieba's dictionary (what the offline grader and search use)."""
+    if embedder is None:
+        return
+    from interviewer.keyword import load_jieba
+
+    try:
+        embedder.encode(["预热 warm-up"])
+        load_jieba().initialize()
+    except Exception:  # a failed warm-up only means the first grade loads them itself
+        logging.getLogger(__name__).exception("warm-up failed")
