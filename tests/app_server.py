@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 from interviewer.config import REPO_ROOT
@@ -86,3 +87,27 @@ class AppServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+@contextmanager
+def inprocess_app(settings, bank, embedder, store, **engine_kw):
+    """The real Gradio app served from this process on a free port, over a given store.
+
+    For tests that need to reach inside the running app (swap the store, script the model) while
+    still going through real HTTP and the real queue. Yields (url, demo).
+    """
+    from interviewer.factory import build_engine
+    from interviewer.ui.app import build_app
+    from interviewer.ui.services import Services
+
+    engine = build_engine(settings, bank, embedder=embedder, recorder=store, **engine_kw)
+    services = Services(settings=settings, bank=bank, engine=engine, grader=engine.grader, store=store,
+                        embedder=embedder)
+    demo = build_app(settings, services, env={"MIANSHI_BROWSER_SECRET": "test-secret"})
+    demo.queue(default_concurrency_limit=4)
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, show_error=True, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/", demo
+    finally:
+        demo.close()

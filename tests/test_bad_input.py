@@ -21,7 +21,7 @@ from bench.common import call, client, new_browser, start_args
 from interviewer.config import REPO_ROOT, Settings
 from interviewer.models import SessionConfig
 from interviewer.transcripts import TranscriptStore
-from tests.app_server import free_port
+from tests.app_server import inprocess_app
 
 MAX = 4000
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4"
@@ -101,24 +101,12 @@ def test_bad_answers_through_the_engine(engine, name):
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, bank, embedder):
-    from interviewer.factory import build_engine
-    from interviewer.ui.app import build_app
-    from interviewer.ui.services import Services
-
     data = tmp_path_factory.mktemp("bad-app")
     settings = Settings.from_env({"MIANSHI_DATA_DIR": str(data), "MIANSHI_INTERVIEWER": "offline",
                                   "MIANSHI_BROWSER_SECRET": "test-secret"})
     store = TranscriptStore.from_settings(settings)
-    engine = build_engine(settings, bank, embedder=embedder, recorder=store)
-    services = Services(settings=settings, bank=bank, engine=engine, grader=engine.grader, store=store)
-    demo = build_app(settings, services, env={"MIANSHI_BROWSER_SECRET": "test-secret"})
-    demo.queue(default_concurrency_limit=4)
-    port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, show_error=True, quiet=True)
-    try:
-        yield {"url": f"http://127.0.0.1:{port}/", "store": store, "demo": demo}
-    finally:
-        demo.close()
+    with inprocess_app(settings, bank, embedder, store) as (url, demo):
+        yield {"url": url, "store": store, "demo": demo}
 
 
 def shown(view) -> str:

@@ -21,7 +21,7 @@ from interviewer.config import REPO_ROOT, Settings
 from interviewer.llm import RetryPolicy
 from interviewer.testing.fake_openai import FakeOpenAI, Reply
 from interviewer.transcripts import TranscriptStore
-from tests.app_server import free_port
+from tests.app_server import inprocess_app
 
 pytestmark = pytest.mark.slow
 
@@ -69,10 +69,6 @@ class Faults:
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, bank, embedder):
     """The real Gradio app in LLM mode, in this process, over the session's built bank."""
-    from interviewer.factory import build_engine
-    from interviewer.ui.app import build_app
-    from interviewer.ui.services import Services
-
     data = tmp_path_factory.mktemp("faults")
     faults = Faults()
     fake = FakeOpenAI(script=faults).start()
@@ -81,16 +77,10 @@ def app(tmp_path_factory, bank, embedder):
                                   "MIANSHI_INTERVIEWER": "llm", "MIANSHI_LLM_TIMEOUT": str(TIMEOUT),
                                   "MIANSHI_LLM_MAX_RETRIES": "0", "MIANSHI_BROWSER_SECRET": "test-secret"})
     store = SwitchableStore(settings.db_path)
-    engine = build_engine(settings, bank, embedder=embedder, recorder=store, retry=FAST, timeout=TIMEOUT)
-    services = Services(settings=settings, bank=bank, engine=engine, grader=engine.grader, store=store)
-    demo = build_app(settings, services, env={"MIANSHI_BROWSER_SECRET": "test-secret"})
-    demo.queue(default_concurrency_limit=4)
-    port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, show_error=True, quiet=True)
     try:
-        yield {"url": f"http://127.0.0.1:{port}/", "faults": faults, "fake": fake, "store": store, "data": data}
+        with inprocess_app(settings, bank, embedder, store, retry=FAST, timeout=TIMEOUT) as (url, _demo):
+            yield {"url": url, "faults": faults, "fake": fake, "store": store, "data": data}
     finally:
-        demo.close()
         fake.stop()
 
 
