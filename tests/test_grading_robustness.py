@@ -150,6 +150,20 @@ def test_padding_a_good_answer_does_not_raise_it(grader, card):
         assert total(grader, card, padded) <= card["good_total"]
 
 
+def test_repeating_a_good_answer_does_not_raise_it(grader, card):
+    sep = "\n" if card["language"] == "zh" else " "
+    assert total(grader, card, sep.join([card["good"]] * 3)) <= card["good_total"]
+
+
+def test_repeating_a_short_correct_answer_does_not_raise_it(grader):
+    # Found by hand: three copies of this answer scored 6.8 against 6.5 for one.
+    points = ["A 用随机高斯(Kaiming)初始化, B 初始化为 0", "因此训练开始时 ΔW = BA = 0, 模型等价于预训练模型",
+              "若 A、B 都为 0 则梯度为 0 无法学习, 所以只能一个为 0", "缩放系数 α/r 控制更新幅度"]
+    once = "LoRA 里 A 矩阵随机初始化，B 矩阵初始化为 0，这样一开始 BA 等于 0，不改变原模型输出。"
+    question = "LoRA 初始化参数？为什么一半是0"
+    assert grader.grade(question, points, once * 3).total <= grader.grade(question, points, once).total
+
+
 def test_injection_added_to_a_good_answer_does_not_raise_it(grader, card):
     assert total(grader, card, card["good"] + "\n" + card["injection"]) <= card["good_total"]
 

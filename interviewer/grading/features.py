@@ -337,7 +337,14 @@ def analyse(question: str, points: list[str], answer: str, embedder) -> Analysis
     # ---- set aside what is not an answer: don't-know, talking to the grader, restating the question
     set_aside: dict[str, int] = {}
     sentences: list[str] = []
+    seen: set[str] = set()
     for s in split_sentences(text):
+        key = " ".join(s.split())
+        if key in seen:
+            # Saying the same sentence again adds nothing an interviewer would credit.
+            set_aside["repeated"] = set_aside.get("repeated", 0) + 1
+            continue
+        seen.add(key)
         if _INJECTION.search(s):
             set_aside["injection"] = set_aside.get("injection", 0) + 1
         elif _DONT_KNOW.match(s):
