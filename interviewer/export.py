@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from interviewer.grading.rubric import criterion_name
 from interviewer.models import Grade, KeyPointStatus, SessionConfig, Turn, utcnow
 from interviewer.transcripts import (
-    Scrubber, SessionExists, SessionRecord, StoredGrade, TranscriptStore,
+    GradeRecord, Scrubber, SessionExists, SessionRecord, StoredGrade, TranscriptStore,
 )
 
 FORMAT = "mianshi-session"
@@ -42,16 +42,8 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class ExportedGrade(_Strict):
-    question_id: str = Field(min_length=1)
-    answer: str
-    grade: Grade
-    grader: str | None = None
-    model: str | None = None
-    rubric_version: str | None = None
-    topics: list[str] = Field(default_factory=list)
-    created_at: datetime
-    is_current: bool
+class ExportedGrade(GradeRecord):
+    model_config = ConfigDict(extra="forbid")
 
 
 class ExportedSession(_Strict):

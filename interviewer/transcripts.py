@@ -183,10 +183,10 @@ class SessionSummary(BaseModel):
     grader_label: str = ""
 
 
-class StoredGrade(BaseModel):
-    id: int
-    session_id: str
-    question_id: str
+class GradeRecord(BaseModel):
+    """A grade as kept for a question of a session: what the store holds and an export carries."""
+
+    question_id: str = Field(min_length=1)
     answer: str
     grade: Grade
     grader: str | None = None
@@ -195,6 +195,11 @@ class StoredGrade(BaseModel):
     topics: list[str] = Field(default_factory=list)
     created_at: datetime
     is_current: bool
+
+
+class StoredGrade(GradeRecord):
+    id: int
+    session_id: str
 
 
 class QuestionView(BaseModel):

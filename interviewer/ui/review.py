@@ -17,7 +17,6 @@ from interviewer.ui import render
 from interviewer.ui.render import esc
 
 ALL = "全部 / all"
-MAX_IMPORT_BYTES = 20_000_000  # a long session with regrades exports to well under 1 MB
 
 
 def _status(text: str, ok: bool) -> str:
@@ -153,7 +152,7 @@ class ReviewUI:
         Mianshi JSON export (an image, binary, malformed or a different format) is refused with
         the reason; nothing is written then.
         """
-        from interviewer.export import InvalidExport, import_json
+        from interviewer.export import MAX_IMPORT_BYTES, InvalidExport, import_json
         from interviewer.transcripts import StoreError
 
         owner = (bs or {}).get("browser_id") if isinstance(bs, dict) else None
@@ -165,8 +164,8 @@ class ReviewUI:
         try:
             size = Path(path).stat().st_size
             if size > MAX_IMPORT_BYTES:
-                raise InvalidExport(f"the file is {size / 1e6:.1f} MB; an export is at most "
-                                    f"{MAX_IMPORT_BYTES // 1_000_000} MB")
+                raise InvalidExport(f"the file is {size / 2**20:.1f} MiB; an export is at most "
+                                    f"{MAX_IMPORT_BYTES // 2**20} MiB")
             sid = import_json(self.s.store, Path(path).read_bytes(), owner=owner)
         except (InvalidExport, StoreError, OSError) as exc:
             return listing, mastery, gr.skip(), _status(f"未导入 / not imported: {exc}", ok=False)
