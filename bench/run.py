@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.common import (REPO_ROOT, HttpApi, answer_of_length, call, client, fake_model_script,
+from bench.common import (HttpApi, answer_of_length, call, client, fake_model_script,
                           load_answers, new_browser, percentile, rss_tree, start_args)
 
 MB = 1024 * 1024

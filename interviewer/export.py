@@ -22,7 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from interviewer.grading.rubric import criterion_name
-from interviewer.models import Grade, KeyPointStatus, SessionConfig, Turn, utcnow
+from interviewer.models import KeyPointStatus, SessionConfig, Turn, utcnow
 from interviewer.transcripts import (
     GradeRecord, Scrubber, SessionExists, SessionRecord, StoredGrade, TranscriptStore,
 )

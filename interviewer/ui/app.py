@@ -340,7 +340,7 @@ def build_app(settings, services: Services | None = None, env: dict[str, str] | 
         bs = gr.BrowserState(_empty_browser(), storage_key="mianshi-browser-v1",
                              secret=browser_secret(settings, env))
         st = gr.State(None)
-        gr.HTML(f'<h2 style="margin:0">Mianshi 面试 · mock interviewer</h2>')
+        gr.HTML('<h2 style="margin:0">Mianshi 面试 · mock interviewer</h2>')
         gr.HTML(f'<div>{esc(settings.describe_interviewer())} · '
                 f'{len(services.bank.cards())} questions</div>', elem_id="status-line")
 
