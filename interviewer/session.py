@@ -274,7 +274,7 @@ class InterviewEngine:
             interviewer_label=getattr(self.interviewer, "label", type(self.interviewer).__name__),
             grader_label=getattr(self.grader, "label", getattr(self.grader, "kind", "grader")),
         )
-        self._record_session(state)
+        self.record_session(state)
         return state
 
     def open(self, state: SessionState) -> Iterator[Event]:
@@ -491,11 +491,13 @@ class InterviewEngine:
         changed = state.phase != phase
         state.phase = phase
         if changed or force:  # force: a new question is progress the store should see too
-            self._record_session(state)
+            self.record_session(state)
 
-    def _record_session(self, state: SessionState) -> None:
-        # The whole state is the store's resume snapshot; status is the store's coarse view.
-        row = state.model_dump(mode="json")
+    def record_session(self, state: SessionState) -> None:
+        """Write the resume snapshot now (the engine does on every phase change and new question)."""
+        # The state is the store's resume snapshot; status is the store's coarse view. Turns are
+        # left out: each was recorded as it happened, and the store fills them in on resume.
+        row = state.model_dump(mode="json", exclude={"turns"})
         row["status"] = "finished" if state.phase == Phase.finished else "active"
         self.recorder.record_session(row)
 

@@ -118,10 +118,8 @@ class InterviewUI:
             return
         from interviewer.transcripts import StoreError
 
-        row = state.model_dump(mode="json", exclude={"turns"})
-        row["status"] = "finished" if getattr(state.phase, "value", state.phase) == "finished" else "active"
         try:
-            self.s.store.record_session(row)
+            self.engine.record_session(state)
         except StoreError as exc:
             gr.Warning(str(exc))
 
