@@ -283,6 +283,16 @@ def test_scrubber_patterns_and_environment():
     assert s({"a": [KEY, 1, None]}) == {"a": ["[REDACTED]", 1, None]}
 
 
+def test_a_secret_that_json_escapes_is_still_found_in_a_structure():
+    # Structures are checked in one pass over their JSON text, where a quote or a backslash in
+    # a secret appears escaped: the check must still see it.
+    secret = 'pa"ss\\word-12345'
+    s = Scrubber([secret])
+    assert s({"turns": [{"text": f"my password is {secret}"}]}) == {"turns": [{"text": "my password is [REDACTED]"}]}
+    clean = {"turns": [{"text": "no secret here"}]}
+    assert s(clean) == clean
+
+
 # --------------------------------------------------------------------------- failures
 
 def test_read_only_store_reads_but_refuses_writes_without_damage(tmp_path):
