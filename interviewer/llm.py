@@ -14,6 +14,7 @@ policy, and its delays are configurable (tests use milliseconds).
 
 from __future__ import annotations
 
+import contextvars
 import json
 import re
 import time
@@ -29,6 +30,19 @@ from interviewer.config import Settings
 T = TypeVar("T", bound=BaseModel)
 
 DUMMY_KEY = "sk-no-key"  # keyless local servers (Ollama, vLLM) still need a non-empty key header
+
+# Called, when set, as each request to the model is sent (built, about to go on the wire), in the
+# thread that makes it. The app sends its interim views from there: Gradio's work on them then
+# overlaps the wait for the model instead of competing with building the request for the CPU.
+# Per context, so per interview turn.
+before_request: contextvars.ContextVar[Callable[[], None] | None] = contextvars.ContextVar(
+    "mianshi_before_request", default=None)
+
+
+def _announce_request(_request: Any = None) -> None:
+    hook = before_request.get()
+    if hook is not None:
+        hook()
 
 
 class LLMError(Exception):
@@ -110,6 +124,8 @@ class ChatClient:
             timeout=timeout if timeout is not None else settings.llm_timeout,
             max_retries=0, temperature=temperature,
             use_responses_api=False,  # chat completions is what every compatible server speaks
+            # openai's own default client, plus the hook that tells the app a request is going out.
+            http_client=openai.DefaultHttpx2Client(event_hooks={"request": [_announce_request]}),
         )
         self._formats: dict[tuple[type, str], dict] = {}
 

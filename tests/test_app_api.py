@@ -1,6 +1,6 @@
 """The app over its Gradio API (gradio_client), against the real server in a subprocess.
 
-The same named endpoints the buttons use: /start, /answer, /skip, /repeat, /end, /resume, and the
+The same named endpoints the page uses: /start, /answer, /skip, /repeat, /end, /resume, /downloads, and the
 review tab's /sessions, /open_session, /regrade, /delete_session.
 """
 
@@ -100,8 +100,10 @@ def test_interview_over_the_api(server):
     assert followups >= 1, "follow-ups were on but none was asked"
 
     assert "ms-overall" in v["report"] and "ms-topic" in v["report"] and "ms-crit" in v["report"]
-    md = Path(update_value(v["report_md"])).read_text(encoding="utf-8")
-    exported = json.loads(Path(update_value(v["report_json"])).read_text(encoding="utf-8"))
+    # The downloads are written when the report appears (the page runs /downloads then).
+    md_file, json_file = c.predict(bs, api_name="/downloads")
+    md = Path(update_value(md_file)).read_text(encoding="utf-8")
+    exported = json.loads(Path(update_value(json_file)).read_text(encoding="utf-8"))
     assert bs["session_id"] in md
     assert bs["session_id"] in json.dumps(exported)
     assert answers[1] in md or answers[2] in md or answers[0] in md
@@ -195,8 +197,8 @@ def test_review_imports_a_json_export_and_refuses_other_files(server, tmp_path):
     bs = call(c, "/start", ["Redis"], [], 1, False, "zh", False, new_browser())["browser"]
     marker = f"import-{uuid.uuid4().hex[:8]}"
     bs = call(c, "/answer", f"{marker}：缓存穿透查询不存在的数据，可以用布隆过滤器或者缓存空值。", bs)["browser"]
-    v = call(c, "/end", bs)
-    export_path = Path(update_value(v["report_json"]))
+    bs = call(c, "/end", bs)["browser"]
+    export_path = Path(update_value(c.predict(bs, api_name="/downloads")[1]))
     assert json.loads(export_path.read_text(encoding="utf-8"))["session"]["id"] == bs["session_id"]
 
     # Another browser imports it: it is listed for that browser and opens with the answer.

@@ -8,8 +8,11 @@ browsers never see each other's sessions.
 
 from __future__ import annotations
 
+import contextvars
 import os
+import queue
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -112,16 +115,18 @@ class InterviewUI:
                 state.records[qid].asked = asked[-1]
         return state
 
-    def snapshot(self, state) -> None:
-        """Store the state after every action, so a reload resumes exactly here."""
+    def snapshot(self, state) -> str | None:
+        """Store the state after every action, so a reload resumes exactly here. Returns a
+        warning to show when the store could not take it (callable from any thread)."""
         if state is None:
-            return
+            return None
         from interviewer.transcripts import StoreError
 
         try:
             self.engine.record_session(state)
         except StoreError as exc:
-            gr.Warning(str(exc))
+            return str(exc)
+        return None
 
     def _store_browser(self, bs: dict, state) -> dict:
         bs = dict(bs)
@@ -157,13 +162,20 @@ class InterviewUI:
             cards.reverse()
         return "".join(cards)
 
-    def report_view(self, state):
-        """(report html, markdown file, json file) once the session is finished."""
+    def report_view(self, state) -> str:
+        """The report's HTML once the session is finished, else ""."""
         if state is None or getattr(state.phase, "value", state.phase) != "finished":
-            return "", None, None
-        report = self.engine.report(state)
-        md_path, json_path = self.export_files(state)
-        return render.report_html(report, self._lang(state)), md_path, json_path
+            return ""
+        return render.report_html(self.engine.report(state), self._lang(state))
+
+    def downloads(self, bs, st):
+        """The Markdown and JSON downloads of this browser's session once it is finished (run
+        when the report changes, and callable as /downloads); else the buttons stay as they are."""
+        state = self.resolve(st, _browser(bs))
+        if state is None or getattr(state.phase, "value", state.phase) != "finished":
+            return None, None
+        md, js = self.export_files(state)
+        return gr.update(value=md, visible=bool(md)), gr.update(value=js, visible=bool(js))
 
     def export_files(self, state) -> tuple[str | None, str | None]:
         from interviewer.transcripts import StoreError
@@ -177,20 +189,18 @@ class InterviewUI:
     def view(self, state, bs: dict, pending: str | None = None, final: bool = True, controls: bool = True):
         """Outputs of every interview event: chat, cards, report, downloads, answer box, states.
 
-        controls=False (an action within a running interview, which cannot enable or disable the
-        answer box or show the downloads) sends no property update for them unless the action
-        finished the interview. Gradio rebuilds a component, and its config and JSON schema, for
-        every property update, gr.skip() included: for the download buttons that was most of
-        the app's time per turn. A plain None leaves a hidden download button as it is.
+        Gradio rebuilds a component, and its config and JSON schema, for every property update,
+        gr.skip() included (an HTML's costs ~3 ms), so views send plain values wherever they can:
+        - the report is "" until the interview is finished, previews included;
+        - the download buttons are filled by downloads(), when the report appears (report.change):
+          writing the exports is not part of showing the last grade. A new interview hides them
+          (controls=True); otherwise a plain None leaves a hidden button as it is;
+        - controls=False (an action within a running interview) leaves the answer box as it is
+          unless the action finished the interview.
         """
         finished = state is not None and getattr(state.phase, "value", state.phase) == "finished"
-        if final:
-            report, md, js = self.report_view(state)
-        else:
-            report, md, js = gr.skip(), None, None
-        if finished and final:
-            downloads = (gr.update(value=md, visible=bool(md)), gr.update(value=js, visible=bool(js)))
-        elif controls:
+        report = self.report_view(state) if final else ""
+        if controls and not finished:
             downloads = (gr.update(value=None, visible=False), gr.update(value=None, visible=False))
         else:
             downloads = (None, None)
@@ -200,44 +210,121 @@ class InterviewUI:
             report,
             *downloads,
             gr.update(interactive=state is not None and not finished) if controls or finished else gr.skip(),
-            state,
+            # A preview leaves the session state alone (a skipped gr.State costs nothing, a set one
+            # rebuilds its config); the final view sets both copies.
+            state if final else gr.skip(),
             self._store_browser(bs, state) if final else gr.skip(),
         )
 
     def run(self, events, state, bs: dict, controls: bool = True):
-        """Stream engine events: re-render from the state on each, with the message being streamed.
+        """Run engine events, then show the final view; with a model, stream previews meanwhile.
 
-        Every intermediate view re-sends the whole chat and the grade cards, so they are only sent
-        when they show something worth the wait: with a model (grading and phrasing take seconds)
-        the first message at once and streamed text at most every STREAM_INTERVAL seconds;
-        offline, where a whole turn takes tens of milliseconds, only the final view.
+        Offline, a whole turn takes tens of milliseconds: the events run here and only the final
+        view is sent. With a model, grading and phrasing take seconds, so the candidate sees
+        their answer at once and the question as it streams; those previews are what Gradio
+        spends most of its per-event time on (pre/post-processing, sending), so the engine runs
+        in its own thread (_drive) and Gradio sends a preview while the engine waits for the
+        model, not between the model's calls. The latest preview replaces any not yet sent.
         """
+        if not self.settings.use_llm:
+            warnings = []
+            try:
+                for _ in events:
+                    pass
+            except ValueError as exc:  # e.g. an action the current phase does not allow
+                warnings.append(str(exc))
+            warnings.append(self.snapshot(state))
+            for text in filter(None, warnings):
+                gr.Warning(text)
+            yield self.view(state, bs, final=True, controls=controls)
+            return
+
+        feed: queue.SimpleQueue = queue.SimpleQueue()
+        worker = threading.Thread(target=contextvars.copy_context().run,
+                                  args=(self._drive, events, state, bs, controls, feed),
+                                  name="mianshi-turn", daemon=True)
+        worker.start()
+        done = False
+        while not done:
+            batch = [feed.get()]
+            while True:
+                try:
+                    batch.append(feed.get_nowait())
+                except queue.Empty:
+                    break
+            preview = None
+            for kind, item in batch:
+                if kind == "view":
+                    preview = item
+                elif kind == "warning":
+                    gr.Warning(item)
+                elif kind == "error":
+                    raise item
+                else:
+                    done = True
+            if preview is not None and not done:
+                yield preview
+        # The engine thread is finished with the state: the final view reads it here.
+        yield self.view(state, bs, final=True, controls=controls)
+
+    def _drive(self, events, state, bs: dict, controls: bool, feed) -> None:
+        """The engine's side of run(): every event is handled here, in this one thread, and the
+        previews put on `feed` are rendered here too, so the state is never read while it changes.
+        It runs to the end even if the browser went away, so the turn is graded and stored.
+
+        A preview of a new message (the candidate's answer, say) is held until the engine next
+        calls the model (llm.before_request) or finishes: the model's wait is when the CPU is free.
+        """
+        from interviewer.llm import before_request
+
         pending = ""
-        eager = self.settings.use_llm
         shown = False
         last = 0.0
+        held = False
+
+        def preview() -> None:
+            feed.put(("view", self.view(state, bs, pending=pending or None, final=False, controls=controls)))
+
+        def release() -> None:
+            nonlocal held
+            if held:
+                held = False
+                preview()
+
+        before_request.set(release)
         try:
             for ev in events:
+                due = False
                 if ev.type == "delta" and ev.delta:
+                    if not pending:
+                        # The first piece waits one interval too: a reply that arrives all at
+                        # once then goes out with the final view instead of a preview just before it.
+                        last = time.monotonic()
                     pending += ev.delta
-                    now = time.monotonic()
-                    if eager and now - last >= STREAM_INTERVAL:
-                        last, shown = now, True
-                        yield self.view(state, bs, pending=pending, final=False, controls=controls)
+                    due = time.monotonic() - last >= STREAM_INTERVAL
                 elif ev.type in ("turn", "grade", "notice", "finished"):
                     if ev.type in ("turn", "notice"):
                         # A completed turn replaces its preview; a notice may mean the model
                         # failed and the streamed text is void (the final turn is authoritative).
                         pending = ""
                     # The first message (usually the candidate's answer) is shown at once, as the
-                    # model works on the grade; later ones ride on the next streamed or final view.
-                    if eager and not shown:
-                        last, shown = time.monotonic(), True
-                        yield self.view(state, bs, pending=pending or None, final=False, controls=controls)
+                    # model works on the grade; later ones ride on the next preview or the final view.
+                    due = not shown
+                if due:
+                    last, shown = time.monotonic(), True
+                    if ev.type == "delta":
+                        preview()  # the model is streaming: show it now
+                    else:
+                        held = True
         except ValueError as exc:  # e.g. an action the current phase does not allow
-            gr.Warning(str(exc))
-        self.snapshot(state)
-        yield self.view(state, bs, final=True, controls=controls)
+            feed.put(("warning", str(exc)))
+        except BaseException as exc:  # shown by Gradio as the event's error, from the handler
+            feed.put(("error", exc))
+        finally:
+            warning = self.snapshot(state)
+            if warning:
+                feed.put(("warning", warning))
+            feed.put(("done", None))
 
     # ------------------------------------------------------------------ handlers
     def on_load(self, bs):
@@ -392,6 +479,7 @@ def build_app(settings, services: Services | None = None, env: dict[str, str] | 
         repeat_btn.click(ui.repeat, [bs, st], api_name="repeat", **common)
         end_btn.click(ui.end, [bs, st], api_name="end", **common)
         demo.load(ui.on_load, [bs], outputs, api_name="resume")
+        report.change(ui.downloads, [bs, st], [report_md, report_json], api_name="downloads")
 
         review.wire(demo, bs, review_tab)
     return demo
