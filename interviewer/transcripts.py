@@ -24,6 +24,7 @@ import logging
 import os
 import re
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -413,12 +414,19 @@ class TranscriptStore:
         self.scrubber = scrubber or Scrubber.from_settings(None)
         # Topics stored with each grade so progress works without the bank; optional.
         self._card_topics = card_topics
-        self._keeper: sqlite3.Connection | None = None
+        # One connection does all of this process's writes, one at a time (SQLite has one writer
+        # anyway): a lock hands it over at once, where separate connections wait in SQLite's busy
+        # handler (sleeps of 1-100 ms), and no write pays for opening a connection. Held open, it
+        # also keeps the WAL: when the last connection to a WAL database closes, SQLite
+        # checkpoints and deletes it, which made every write pay for a checkpoint.
+        self._writer: sqlite3.Connection | None = None
+        self._writer_lock = threading.Lock()
         if not readonly:
             self._initialise()
-            # Held open for the store's life: when the last connection to a WAL database closes,
-            # SQLite checkpoints and deletes the WAL, which made every write pay for a checkpoint.
-            self._keeper = self._open_connection()
+            try:
+                self._writer = self._open_connection()
+            except sqlite3.Error as exc:
+                raise _unavailable(exc, self.path, writing=True) from exc
         else:
             with self._read() as conn:
                 version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -436,12 +444,16 @@ class TranscriptStore:
     # ------------------------------------------------------------------ connections
 
     def _open_connection(self) -> sqlite3.Connection:
-        """A new connection with our pragmas. Subclasses may add pragmas (tests do)."""
+        """A new connection with our pragmas. Subclasses may add pragmas (tests do).
+
+        Not tied to a thread: the write connection is used by whichever thread holds the lock."""
         if self.readonly:
             conn = sqlite3.connect(self.path.resolve().as_uri() + "?mode=ro", uri=True,
-                                   timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+                                   timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                                   check_same_thread=False)
         else:
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                                   check_same_thread=False)
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys = ON")
@@ -500,29 +512,43 @@ class TranscriptStore:
         if self.readonly:
             raise StoreUnavailable(f"the transcript store at {self.path} is open read-only; "
                                    "the session was not saved")
-        try:
-            conn = self._open_connection()
-        except sqlite3.Error as exc:
-            raise _unavailable(exc, self.path, writing=True) from exc
-        try:
-            conn.execute("BEGIN IMMEDIATE")  # take the write lock now: no upgrade deadlocks
+        with self._writer_lock:
             try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as exc:
-            raise _unavailable(exc, self.path, writing=True) from exc
-        finally:
-            conn.close()
+                conn = self._writer = self._writer or self._open_connection()
+            except sqlite3.Error as exc:
+                raise _unavailable(exc, self.path, writing=True) from exc
+            try:
+                conn.execute("BEGIN IMMEDIATE")  # take the write lock now: no upgrade deadlocks
+                try:
+                    yield conn
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                # A connection that failed (disk full, file gone read-only) is not reused: the
+                # next write opens a new one, which sees the disk or the file as it is then.
+                self._close_writer()
+                raise _unavailable(exc, self.path, writing=True) from exc
+
+    def _close_writer(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            try:
+                writer.close()
+            except sqlite3.Error:
+                pass
+
+    def reconnect(self) -> None:
+        """Close the write connection; the next write opens a new one (e.g. after the disk or
+        the file's permissions changed)."""
+        with self._writer_lock:
+            self._close_writer()
 
     def close(self) -> None:
-        """Release the connection that keeps the WAL open (calls open their own connections)."""
-        keeper, self._keeper = self._keeper, None
-        if keeper is not None:
-            keeper.close()
+        """Release the write connection (reads open their own connections)."""
+        self.reconnect()
 
     def __enter__(self) -> "TranscriptStore":
         return self

@@ -309,7 +309,8 @@ def test_read_only_store_reads_but_refuses_writes_without_damage(tmp_path):
 
     class RoConnection(TranscriptStore):
         def _open_connection(self):
-            conn = sqlite3.connect(self.path.resolve().as_uri() + "?mode=ro", uri=True, isolation_level=None)
+            conn = sqlite3.connect(self.path.resolve().as_uri() + "?mode=ro", uri=True, isolation_level=None,
+                                   check_same_thread=False)
             conn.row_factory = sqlite3.Row
             return conn
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from contextlib import closing
+import threading
 from pathlib import Path
 
 from interviewer.models import Grade
@@ -25,41 +25,54 @@ def cache_key(*, question: str, answer: str, key_points: list[str], kind: str, l
 
 
 class GradeCache:
-    """Each call opens its own connection, so threads and processes can share it; one idle
-    connection keeps the WAL open for the cache's life."""
+    """One connection, handed between threads by a lock (each call is a single short statement),
+    so no call pays for opening one; other processes share the file through SQLite's locking.
+    Held open, it also keeps the WAL (closing the last connection checkpoints and deletes it)."""
 
     def __init__(self, path: Path | str):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(self._connect()) as conn, conn:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("CREATE TABLE IF NOT EXISTS grades (key TEXT PRIMARY KEY, grade TEXT NOT NULL, "
-                         "created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)")
-        # Held open so closing each call's connection does not checkpoint and delete the WAL.
-        self._keeper = self._connect()
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = self._connect()
+        with self._conn:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("CREATE TABLE IF NOT EXISTS grades (key TEXT PRIMARY KEY, grade TEXT NOT NULL, "
+                               "created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)")
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=10)
+        conn = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
         # A cache entry lost to an OS crash only costs a model call: no fsync per grade.
         conn.execute("PRAGMA synchronous = NORMAL")
         return conn
 
+    def _run(self, sql: str, args: tuple = (), write: bool = False):
+        with self._lock:
+            if self._conn is None:
+                self._conn = self._connect()
+            try:
+                if write:
+                    with self._conn:
+                        return self._conn.execute(sql, args).fetchone()
+                return self._conn.execute(sql, args).fetchone()
+            except sqlite3.Error:
+                # Reopen next time: the file may have been replaced or its disk freed.
+                conn, self._conn = self._conn, None
+                conn.close()
+                raise
+
     def get(self, key: str) -> Grade | None:
         try:
-            with closing(self._connect()) as conn:
-                row = conn.execute("SELECT grade FROM grades WHERE key = ?", (key,)).fetchone()
+            row = self._run("SELECT grade FROM grades WHERE key = ?", (key,))
         except sqlite3.Error:
             return None  # a broken cache only costs a model call
         return Grade.model_validate_json(row[0]) if row else None
 
     def put(self, key: str, grade: Grade) -> None:
         try:
-            with closing(self._connect()) as conn, conn:
-                conn.execute("INSERT OR REPLACE INTO grades (key, grade) VALUES (?, ?)",
-                             (key, grade.model_dump_json()))
+            self._run("INSERT OR REPLACE INTO grades (key, grade) VALUES (?, ?)", (key, grade.model_dump_json()),
+                      write=True)
         except sqlite3.Error:
             return None
 
     def __len__(self) -> int:
-        with closing(self._connect()) as conn:
-            return conn.execute("SELECT COUNT(*) FROM grades").fetchone()[0]
+        return self._run("SELECT COUNT(*) FROM grades")[0]
