@@ -33,11 +33,21 @@ ANSWER = "LoRA 的 B 矩阵初始化为 0，A 用随机高斯初始化，训练�
 class SwitchableStore(TranscriptStore):
     """The real store; `mode` turns its next connections read-only or unable to grow."""
 
-    mode = "ok"
+    _mode = "ok"
+
+    @property
+    def mode(self) -> str:
+        return self._mode
+
+    @mode.setter
+    def mode(self, value: str) -> None:
+        self._mode = value
+        self.reconnect()  # the store keeps its write connection: the next write opens one in this mode
 
     def _open_connection(self):
         if self.mode == "readonly":
-            conn = sqlite3.connect(self.path.resolve().as_uri() + "?mode=ro", uri=True, isolation_level=None)
+            conn = sqlite3.connect(self.path.resolve().as_uri() + "?mode=ro", uri=True, isolation_level=None,
+                                   check_same_thread=False)
             conn.row_factory = sqlite3.Row
             return conn
         conn = super()._open_connection()
@@ -144,25 +154,7 @@ def test_model_endpoint_disappears_mid_stream(app):
         assert bs["state"]["records"][bs["state"]["plan"][1]]["asked"].strip()   # next question asked anyway
         assert "失败" in chat_text(v)
     finally:
-        host, port = fake._address
-        restarted = None
-        for _ in range(20):
-            try:
-                from http.server import ThreadingHTTPServer
-
-                restarted = ThreadingHTTPServer((host, port), fake._handler_class())
-                break
-            except OSError:
-                import time
-
-                time.sleep(0.2)
-        assert restarted is not None, "could not take the fake server's port back"
-        restarted.daemon_threads = True
-        import threading
-
-        fake._server = restarted
-        fake._stop.clear()
-        threading.Thread(target=restarted.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        fake.restart()                                      # back, on the same port
     v = call(c, "/answer", ANSWER, bs)
     assert v["browser"]["state"]["phase"] == "finished"
     rec = stored(app["store"], bs["session_id"])

@@ -79,6 +79,30 @@ Script = Callable[[Request], "Reply | str | None"]
 class _QuietServer(ThreadingHTTPServer):
     daemon_threads = True
 
+    def __init__(self, *args, **kwargs):
+        self.open_connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
+
+    def process_request_thread(self, request, client_address):
+        with self.connections_lock:
+            self.open_connections.add(request)
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self.connections_lock:
+                self.open_connections.discard(request)
+
+    def drop_connections(self) -> None:
+        """Cut every open connection, as a server that goes away does (keep-alive ones included)."""
+        with self.connections_lock:
+            connections = list(self.open_connections)
+        for conn in connections:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
     def handle_error(self, request, client_address) -> None:
         # A client closing its keep-alive connection (or a test cutting one) is normal here;
         # anything else is still printed.
@@ -119,9 +143,19 @@ class FakeOpenAI:
         host, port = self._address
         return f"http://{host}:{port}/v1"
 
-    def start(self) -> "FakeOpenAI":
+    def start(self, port: int = 0) -> "FakeOpenAI":
+        """Serve on 127.0.0.1 (a free port, or `port`: a restart after stop(), retried for a
+        few seconds while the old socket is released)."""
         self._stop.clear()
-        self._server = _QuietServer(("127.0.0.1", 0), self._handler_class())
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                self._server = _QuietServer(("127.0.0.1", port), self._handler_class())
+                break
+            except OSError:
+                if not port or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
         self._address = self._server.server_address[:2]  # kept after stop() for assertions
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
@@ -129,11 +163,17 @@ class FakeOpenAI:
         self._thread.start()
         return self
 
+    def restart(self) -> "FakeOpenAI":
+        """Serve again on the same address after stop() (a model endpoint that came back)."""
+        return self.start(port=self._address[1])
+
     def stop(self) -> None:
         self._stop.set()  # releases handlers that are "hanging"
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+            # Handler threads would otherwise go on serving the clients' keep-alive connections.
+            self._server.drop_connections()
             self._server = None
 
     def __enter__(self) -> "FakeOpenAI":
