@@ -29,6 +29,7 @@ from bench.common import (HttpApi, answer_of_length, call, client, fake_model_sc
                           load_answers, new_browser, percentile, rss_tree, start_args)
 
 MB = 1024 * 1024
+WARM_UP_SECONDS = 10.0  # the background load of the encoder and jieba after the first start
 
 
 @dataclass
@@ -157,17 +158,56 @@ def client_turns(url: str, turns: int, answers: list[str], rng: random.Random) -
     return times
 
 
+# ------------------------------------------------------------------------- LLM mode
+
+def llm_overhead(data_dir: Path, turns: int, answers: list[str], rng: random.Random,
+                 delay: float) -> tuple[list[float], float]:
+    """Seconds of app time per LLM-mode turn (turn time minus the fake model server's own time
+    on that turn's requests), and the mean number of model calls per turn."""
+    from interviewer.testing.fake_openai import FakeOpenAI
+
+    with FakeOpenAI(script=fake_model_script, delay=delay) as fake:
+        srv = _server(data_dir, MIANSHI_INTERVIEWER="llm", OPENAI_BASE_URL=fake.base_url,
+                      OPENAI_API_KEY="bench-dummy", MIANSHI_MODEL="fake-model", MIANSHI_LLM_TIMEOUT="10").start()
+        try:
+            started = time.perf_counter()
+            api_turns(srv.url, 2, answers, rng)  # warm: first connection, model load
+            # The first start also loads the sentence encoder and jieba in the background
+            # (for follow-up decisions and the offline fallback): 3-5 s of CPU that would
+            # land on the first measured turns. Steady state is measured after it.
+            time.sleep(max(0.0, WARM_UP_SECONDS - (time.perf_counter() - started)))
+            # The model's own time in a turn: what the model server spent on the turn's
+            # requests (the fixed delay plus its own parsing and writing), request by request.
+            pairs = api_turns(srv.url, turns, answers, rng,
+                              on_turn=lambda: (len(fake.requests), model_seconds(fake)))
+        finally:
+            srv.stop()
+    overhead = [t - (after[1] - before[1]) for t, (before, after) in pairs]
+    calls = statistics.mean(after[0] - before[0] for _, (before, after) in pairs)
+    return overhead, calls
+
+
+def llm_figures(data_dir: Path, turns: int, answers: list[str], rng: random.Random, delay: float,
+                extra: dict) -> list[Figure]:
+    overhead, calls = llm_overhead(data_dir, turns, answers, rng, delay)
+    extra["llm_calls_per_turn"] = calls
+    extra["llm_turns"] = len(overhead)
+    return [Figure("LLM-mode overhead p50", percentile(overhead, 50) * 1000, "ms"),
+            Figure("LLM-mode overhead p95", percentile(overhead, 95) * 1000, "ms", 50,
+                   f"({calls:.1f} model calls/turn, {len(overhead)} turns)")]
+
+
 # ------------------------------------------------------------------------- the run
 
 def run(quick: bool = False, as_json: bool = False, candidates: int | None = None,
-        load_only: bool = False, think: float = 10.0) -> int:
+        load_only: bool = False, think: float = 10.0, llm_only: bool = False) -> int:
     from bench.load import run_load
-    from interviewer.testing.fake_openai import FakeOpenAI
 
     answers = load_answers()
     rng = random.Random(3)
     n_grade = 15 if quick else 60
     n_turns = 10 if quick else 40
+    n_llm = 30 if quick else 100
     n_cand = candidates or (10 if quick else 50)
     llm_delay = 0.2
     machine = _machine()
@@ -179,7 +219,10 @@ def run(quick: bool = False, as_json: bool = False, candidates: int | None = Non
     root = Path(tempfile.mkdtemp(prefix="mianshi-bench-"))
     try:
         data = root / "data"
-        if not load_only:
+        if llm_only:
+            say(f"LLM mode against the fake model ({llm_delay * 1000:.0f} ms per call; the first start builds the bank) ...")
+            figures += llm_figures(data, n_llm, answers, rng, llm_delay, extra)
+        elif not load_only:
             say("cold start with a forced rebuild (fresh MIANSHI_DATA_DIR) ...")
             t_rebuild, srv = cold_start(data)
             srv.stop()
@@ -212,69 +255,54 @@ def run(quick: bool = False, as_json: bool = False, candidates: int | None = Non
                                   note="(client polls every 50 ms)"))
 
             say(f"LLM mode against the fake model ({llm_delay * 1000:.0f} ms per call) ...")
-            with FakeOpenAI(script=fake_model_script, delay=llm_delay) as fake:
-                srv = _server(data, MIANSHI_INTERVIEWER="llm", OPENAI_BASE_URL=fake.base_url,
-                              OPENAI_API_KEY="bench-dummy", MIANSHI_MODEL="fake-model",
-                              MIANSHI_LLM_TIMEOUT="10").start()
-                try:
-                    api_turns(srv.url, 2, answers, rng)  # warm: first connection, model load
-                    # The model's own time in a turn: what the model server spent on the turn's
-                    # requests (the fixed delay plus its own parsing and writing), request by request.
-                    pairs = api_turns(srv.url, n_turns, answers, rng,
-                                      on_turn=lambda: (len(fake.requests), model_seconds(fake)))
-                finally:
-                    srv.stop()
-            overhead = [t - (after[1] - before[1]) for t, (before, after) in pairs]
-            extra["llm_calls_per_turn"] = statistics.mean(after[0] - before[0] for _, (before, after) in pairs)
-            figures.append(Figure("LLM-mode overhead p50", percentile(overhead, 50) * 1000, "ms"))
-            figures.append(Figure("LLM-mode overhead p95", percentile(overhead, 95) * 1000, "ms", 50,
-                                  f"({extra['llm_calls_per_turn']:.1f} model calls/turn)"))
+            figures += llm_figures(data, n_llm, answers, rng, llm_delay, extra)
         else:
             rss_start = None
 
-        say(f"load: {n_cand} candidates at once x 3 questions ...")
-        srv = _server(data).start()
-        try:
-            if rss_start is None:
-                rss_start = rss_tree(srv.proc.pid)
-            api_turns(srv.url, 1, answers, rng)  # one answer first: the encoder loads lazily (see above)
-            result = run_load(srv.url, srv.data_dir / "mianshi.sqlite3", candidates=n_cand, questions=3,
-                              followups=True, think=think, time_limit=600)
-            rss_after = rss_tree(srv.proc.pid)
-        finally:
-            srv.stop()
-        label = f"load {n_cand} candidates (think {think:g} s)"
-        figures += [
-            Figure(f"{label}: turn p50", result.p50 * 1000, "ms"),
-            Figure(f"{label}: turn p95", result.p95 * 1000, "ms", 2000),
-            Figure(f"{label}: errors", len(result.errors), "", 1),
-            Figure(f"{label}: lost/crossed turns", len(result.problems), "", 1),
-            Figure("memory (RSS incl. children) after start", rss_start / MB, "MB", 1536),
-            Figure(f"memory after {n_cand} sessions", rss_after / MB, "MB", 1536),
-        ]
-        extra["load"] = result.summary()
-        extra["load_errors"] = result.errors[:10]
-        extra["load_problems"] = result.problems[:10]
-        if think > 0 and not quick:
-            # The same candidates with no pause at all: a stress figure of the machine's capacity
-            # (the 2 cores are then shared with 50 gradio_client instances), not a target.
-            say(f"stress: {n_cand} candidates back to back ...")
+        if not llm_only:
+            say(f"load: {n_cand} candidates at once x 3 questions ...")
             srv = _server(data).start()
             try:
-                api_turns(srv.url, 1, answers, rng)
-                stress = run_load(srv.url, srv.data_dir / "mianshi.sqlite3", candidates=n_cand, questions=3,
-                                  followups=True, think=0.0, time_limit=600)
+                if rss_start is None:
+                    rss_start = rss_tree(srv.proc.pid)
+                api_turns(srv.url, 1, answers, rng)  # one answer first: the encoder loads lazily (see above)
+                result = run_load(srv.url, srv.data_dir / "mianshi.sqlite3", candidates=n_cand, questions=3,
+                                  followups=True, think=think, time_limit=600)
+                rss_after = rss_tree(srv.proc.pid)
             finally:
                 srv.stop()
+            label = f"load {n_cand} candidates (think {think:g} s)"
             figures += [
-                Figure(f"stress {n_cand} back to back: turn p50", stress.p50 * 1000, "ms"),
-                Figure(f"stress {n_cand} back to back: turn p95", stress.p95 * 1000, "ms"),
-                Figure(f"stress {n_cand} back to back: errors", len(stress.errors), "", 1),
-                Figure(f"stress {n_cand} back to back: lost/crossed turns", len(stress.problems), "", 1),
+                Figure(f"{label}: turn p50", result.p50 * 1000, "ms"),
+                Figure(f"{label}: turn p95", result.p95 * 1000, "ms", 2000),
+                Figure(f"{label}: errors", len(result.errors), "", 1),
+                Figure(f"{label}: lost/crossed turns", len(result.problems), "", 1),
+                Figure("memory (RSS incl. children) after start", rss_start / MB, "MB", 1536),
+                Figure(f"memory after {n_cand} sessions", rss_after / MB, "MB", 1536),
             ]
-            extra["stress"] = stress.summary()
-            extra["load_errors"] += stress.errors[:10]
-            extra["load_problems"] += stress.problems[:10]
+            extra["load"] = result.summary()
+            extra["load_errors"] = result.errors[:10]
+            extra["load_problems"] = result.problems[:10]
+            if think > 0 and not quick:
+                # The same candidates with no pause at all: a stress figure of the machine's capacity
+                # (the 2 cores are then shared with 50 gradio_client instances), not a target.
+                say(f"stress: {n_cand} candidates back to back ...")
+                srv = _server(data).start()
+                try:
+                    api_turns(srv.url, 1, answers, rng)
+                    stress = run_load(srv.url, srv.data_dir / "mianshi.sqlite3", candidates=n_cand, questions=3,
+                                      followups=True, think=0.0, time_limit=600)
+                finally:
+                    srv.stop()
+                figures += [
+                    Figure(f"stress {n_cand} back to back: turn p50", stress.p50 * 1000, "ms"),
+                    Figure(f"stress {n_cand} back to back: turn p95", stress.p95 * 1000, "ms"),
+                    Figure(f"stress {n_cand} back to back: errors", len(stress.errors), "", 1),
+                    Figure(f"stress {n_cand} back to back: lost/crossed turns", len(stress.problems), "", 1),
+                ]
+                extra["stress"] = stress.summary()
+                extra["load_errors"] += stress.errors[:10]
+                extra["load_problems"] += stress.problems[:10]
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -287,10 +315,11 @@ def run(quick: bool = False, as_json: bool = False, candidates: int | None = Non
         print()
         for f in figures:
             print(f.line())
-        print(f"\n  {extra['load']}")
+        if "load" in extra:
+            print(f"\n  {extra['load']}")
         if "stress" in extra:
             print(f"  stress: {extra['stress']}")
-        for e in extra["load_errors"] + extra["load_problems"]:
+        for e in extra.get("load_errors", []) + extra.get("load_problems", []):
             print(f"    ! {e}")
         print(f"  loadavg at the end: {machine['loadavg_end']}")
         print(f"  {len(figures) - len(missed)} PASS, {len(missed)} MISS" + (f": {', '.join(missed)}" if missed else ""))

@@ -15,6 +15,8 @@ def register(sub: "argparse._SubParsersAction") -> None:
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.add_argument("--candidates", type=int, default=None, help="candidates in the load test (default 50; 10 with --quick)")
     p.add_argument("--load-only", action="store_true", help="only the load test and memory")
+    p.add_argument("--llm-only", action="store_true",
+                   help="only the LLM-mode overhead (100 turns, 30 with --quick; about 1 minute)")
     p.add_argument("--think", type=float, default=10.0,
                    help="mean seconds a simulated candidate reads and types before each answer (default 10; "
                         "0: back to back). The full run also measures back to back, as a stress figure")
@@ -35,4 +37,4 @@ def _bench(args: argparse.Namespace) -> int:
               f"dependencies (gradio_client): {exc}", file=sys.stderr)
         return 2
     return run(quick=args.quick, as_json=args.json, candidates=args.candidates, load_only=args.load_only,
-               think=args.think)
+               think=args.think, llm_only=args.llm_only)
