@@ -8,9 +8,9 @@ browsers never see each other's sessions.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import os
-import queue
 import tempfile
 import threading
 import time
@@ -59,6 +59,9 @@ class InterviewUI:
         self.s = services
         self.engine = services.engine
         self.settings = services.settings
+        # The chat component, once built: views hand Gradio the chat already in its wire format
+        # (the interview events run with Gradio's postprocessing off, see build_app).
+        self.chatbot: gr.Chatbot | None = None
 
     # ------------------------------------------------------------------ state
     def _state_class(self):
@@ -128,6 +131,13 @@ class InterviewUI:
             return str(exc)
         return None
 
+    @staticmethod
+    def _answer_box(state, finished: bool, controls: bool, clear: bool):
+        if controls or finished:
+            update = {"interactive": state is not None and not finished}
+            return gr.update(value="", **update) if clear else gr.update(**update)
+        return "" if clear else gr.skip()  # a plain value, not a property update (see view())
+
     def _store_browser(self, bs: dict, state) -> dict:
         bs = dict(bs)
         bs["session_id"] = state.id if state is not None else None
@@ -139,10 +149,12 @@ class InterviewUI:
         return state.config.language if state is not None else "zh"
 
     def chat_messages(self, state, pending: str | None = None) -> list[dict]:
-        if state is None:
-            return []
-        return render.turns_to_messages(state.turns, pending=pending, language=self._lang(state),
-                                        max_chars=self.settings.max_answer_chars)
+        messages = [] if state is None else render.turns_to_messages(
+            state.turns, pending=pending, language=self._lang(state), max_chars=self.settings.max_answer_chars)
+        if self.chatbot is None:
+            return messages
+        # What Gradio's own postprocessing would send, made here in the handler's thread.
+        return self.chatbot.postprocess(messages).model_dump()
 
     def cards_html(self, state, newest_first: bool = True) -> str:
         """Grade cards of the graded (and skipped) questions only: key points appear after grading."""
@@ -186,7 +198,8 @@ class InterviewUI:
             return None, None
         return write_exports(self.s, record)
 
-    def view(self, state, bs: dict, pending: str | None = None, final: bool = True, controls: bool = True):
+    def view(self, state, bs: dict, pending: str | None = None, final: bool = True, controls: bool = True,
+             clear_answer: bool = False):
         """Outputs of every interview event: chat, cards, report, downloads, answer box, states.
 
         Gradio rebuilds a component, and its config and JSON schema, for every property update,
@@ -196,7 +209,7 @@ class InterviewUI:
           writing the exports is not part of showing the last grade. A new interview hides them
           (controls=True); otherwise a plain None leaves a hidden button as it is;
         - controls=False (an action within a running interview) leaves the answer box as it is
-          unless the action finished the interview.
+          unless the action finished the interview; clear_answer empties it (an accepted answer).
         """
         finished = state is not None and getattr(state.phase, "value", state.phase) == "finished"
         report = self.report_view(state) if final else ""
@@ -209,81 +222,75 @@ class InterviewUI:
             self.cards_html(state),
             report,
             *downloads,
-            gr.update(interactive=state is not None and not finished) if controls or finished else gr.skip(),
+            self._answer_box(state, finished, controls, clear_answer),
             # A preview leaves the session state alone (a skipped gr.State costs nothing, a set one
             # rebuilds its config); the final view sets both copies.
             state if final else gr.skip(),
             self._store_browser(bs, state) if final else gr.skip(),
         )
 
-    def run(self, events, state, bs: dict, controls: bool = True):
-        """Run engine events, then show the final view; with a model, stream previews meanwhile.
+    # ------------------------------------------------------------------ serving an event
+    #
+    # Each handler is an async generator that only forwards what a "job" produces: the job runs
+    # in a thread of its own (the engine, the store and every view are blocking work) and hands
+    # over previews and the final view through an asyncio queue. Gradio drives a sync generator
+    # through a worker-thread hand-off per item, plus one to find its end (~1-2 ms each on this
+    # 2-core machine); an async generator runs on its event loop, so an event costs one hand-off.
 
-        Offline, a whole turn takes tens of milliseconds: the events run here and only the final
-        view is sent. With a model, grading and phrasing take seconds, so the candidate sees
-        their answer at once and the question as it streams; those previews are what Gradio
-        spends most of its per-event time on (pre/post-processing, sending), so the engine runs
-        in its own thread (_drive) and Gradio sends a preview while the engine waits for the
-        model, not between the model's calls. The latest preview replaces any not yet sent.
-        """
-        if not self.settings.use_llm:
-            warnings = []
+    async def _serve(self, job, *args):
+        loop = asyncio.get_running_loop()
+        feed: asyncio.Queue = asyncio.Queue()
+
+        def publish(kind: str, item: Any) -> None:  # from the job's thread
+            loop.call_soon_threadsafe(feed.put_nowait, (kind, item))
+
+        def work() -> None:
             try:
-                for _ in events:
-                    pass
-            except ValueError as exc:  # e.g. an action the current phase does not allow
-                warnings.append(str(exc))
-            warnings.append(self.snapshot(state))
-            for text in filter(None, warnings):
-                gr.Warning(text)
-            yield self.view(state, bs, final=True, controls=controls)
-            return
+                publish("final", job(*args, publish=publish))
+            except BaseException as exc:  # raised from the handler, where Gradio shows it
+                publish("error", exc)
 
-        feed: queue.SimpleQueue = queue.SimpleQueue()
-        worker = threading.Thread(target=contextvars.copy_context().run,
-                                  args=(self._drive, events, state, bs, controls, feed),
-                                  name="mianshi-turn", daemon=True)
-        worker.start()
-        done = False
-        while not done:
-            batch = [feed.get()]
-            while True:
-                try:
-                    batch.append(feed.get_nowait())
-                except queue.Empty:
-                    break
+        threading.Thread(target=contextvars.copy_context().run, args=(work,), name="mianshi-event",
+                         daemon=True).start()
+        while True:
+            batch = [await feed.get()]
+            while not feed.empty():
+                batch.append(feed.get_nowait())
             preview = None
             for kind, item in batch:
-                if kind == "view":
-                    preview = item
-                elif kind == "warning":
+                if kind == "warning":
                     gr.Warning(item)
                 elif kind == "error":
                     raise item
+                elif kind == "final":
+                    yield item
+                    return
                 else:
-                    done = True
-            if preview is not None and not done:
+                    preview = item  # the latest preview replaces any not yet sent
+            if preview is not None:
                 yield preview
-        # The engine thread is finished with the state: the final view reads it here.
-        yield self.view(state, bs, final=True, controls=controls)
 
-    def _drive(self, events, state, bs: dict, controls: bool, feed) -> None:
-        """The engine's side of run(): every event is handled here, in this one thread, and the
-        previews put on `feed` are rendered here too, so the state is never read while it changes.
-        It runs to the end even if the browser went away, so the turn is graded and stored.
+    def _drive(self, events, state, bs: dict, publish, controls: bool = True, clear_answer: bool = False):
+        """Run the engine's events (in the job's thread), then snapshot and return the final view.
 
-        A preview of a new message (the candidate's answer, say) is held until the engine next
-        calls the model (llm.before_request) or finishes: the model's wait is when the CPU is free.
+        Offline, a whole turn takes tens of milliseconds: only the final view is sent. With a
+        model, grading and phrasing take seconds, so the candidate sees their answer at once and
+        the question as it streams (at most every STREAM_INTERVAL). A preview of a new message is
+        held until the engine's next request to the model goes out (llm.before_request) or the
+        engine is done: Gradio's work on it then overlaps the model's wait instead of delaying
+        the request. This thread alone reads the state until it is done, and it runs to the end
+        even if the browser went away, so the turn is graded and stored.
         """
         from interviewer.llm import before_request
 
+        eager = self.settings.use_llm
         pending = ""
         shown = False
         last = 0.0
         held = False
 
         def preview() -> None:
-            feed.put(("view", self.view(state, bs, pending=pending or None, final=False, controls=controls)))
+            publish("view", self.view(state, bs, pending=pending or None, final=False, controls=controls))
 
         def release() -> None:
             nonlocal held
@@ -294,6 +301,8 @@ class InterviewUI:
         before_request.set(release)
         try:
             for ev in events:
+                if not eager:
+                    continue
                 due = False
                 if ev.type == "delta" and ev.delta:
                     if not pending:
@@ -317,24 +326,37 @@ class InterviewUI:
                     else:
                         held = True
         except ValueError as exc:  # e.g. an action the current phase does not allow
-            feed.put(("warning", str(exc)))
-        except BaseException as exc:  # shown by Gradio as the event's error, from the handler
-            feed.put(("error", exc))
+            publish("warning", str(exc))
+            clear_answer = False
         finally:
+            before_request.set(None)
             warning = self.snapshot(state)
             if warning:
-                feed.put(("warning", warning))
-            feed.put(("done", None))
+                publish("warning", warning)
+        return self.view(state, bs, final=True, controls=controls, clear_answer=clear_answer)
 
     # ------------------------------------------------------------------ handlers
-    def on_load(self, bs):
+    async def on_load(self, bs):
+        async for out in self._serve(self._load_job, bs):
+            yield out
+
+    def _load_job(self, bs, publish):
         bs = _browser(bs)
         state = self.resolve(None, bs)
         if state is None:
             bs = self._store_browser(bs, None)
         return self.view(state, bs)
 
-    def start(self, topics, sections, n_questions, followups, language, weak_spots, bs, st):
+    def _view_job(self, bs, st, publish):
+        bs = _browser(bs)
+        return self.view(self.resolve(st, bs), bs)
+
+    async def start(self, topics, sections, n_questions, followups, language, weak_spots, bs, st):
+        async for out in self._serve(self._start_job, topics, sections, n_questions, followups, language,
+                                     weak_spots, bs):
+            yield out
+
+    def _start_job(self, topics, sections, n_questions, followups, language, weak_spots, bs, publish):
         bs = _browser(bs)
         config = SessionConfig(
             topics=[t for t in (topics or []) if t != ALL], sections=[s for s in (sections or []) if s != ALL],
@@ -342,39 +364,45 @@ class InterviewUI:
             weak_spots=bool(weak_spots))
         history = self.history(bs["browser_id"]) if weak_spots else None
         state = self.engine.start(config, owner=bs["browser_id"], history=history)
-        yield from self.run(self.engine.open(state), state, bs)
-        self.s.warm_up_once()
+        try:
+            return self._drive(self.engine.open(state), state, bs, publish)
+        finally:
+            self.s.warm_up_once()
 
-    def _act(self, action: str, bs, st, *args):
+    def _act_job(self, action: str, bs, st, *args, publish):
         bs = _browser(bs)
         state = self.resolve(st, bs)
         if state is None:
-            gr.Warning("没有进行中的面试 / no interview in progress — 请先开始 (start one first)")
-            yield self.view(None, bs)
-            return
+            publish("warning", "没有进行中的面试 / no interview in progress — 请先开始 (start one first)")
+            return self.view(None, bs)
         if getattr(state.phase, "value", state.phase) == "finished":
-            yield self.view(state, bs)
-            return
+            return self.view(state, bs)
         # An action on a running interview: the answer box stays enabled and the downloads hidden
-        # unless it finishes the interview (view() sends them then).
-        yield from self.run(getattr(self.engine, action)(state, *args), state, bs, controls=False)
+        # unless it finishes the interview (view() sends them then). An accepted answer clears the box.
+        return self._drive(getattr(self.engine, action)(state, *args), state, bs, publish, controls=False,
+                           clear_answer=action == "answer")
 
-    def answer(self, text, bs, st):
-        if not (text or "").strip():
+    async def answer(self, text, bs, st):
+        text = "" if text is None else str(text)  # raw input (no preprocessing): an API client may send anything
+        if not text.strip():
             gr.Warning("回答为空 / empty answer")
-            bs = _browser(bs)
-            yield self.view(self.resolve(st, bs), bs)
+            async for out in self._serve(self._view_job, bs, st):
+                yield out
             return
-        yield from self._act("answer", bs, st, text)
+        async for out in self._serve(self._act_job, "answer", bs, st, text):
+            yield out
 
-    def skip(self, bs, st):
-        yield from self._act("skip", bs, st)
+    async def skip(self, bs, st):
+        async for out in self._serve(self._act_job, "skip", bs, st):
+            yield out
 
-    def repeat(self, bs, st):
-        yield from self._act("repeat", bs, st)
+    async def repeat(self, bs, st):
+        async for out in self._serve(self._act_job, "repeat", bs, st):
+            yield out
 
-    def end(self, bs, st):
-        yield from self._act("end", bs, st)
+    async def end(self, bs, st):
+        async for out in self._serve(self._act_job, "end", bs, st):
+            yield out
 
     # ------------------------------------------------------------------ progress
     def _card_topics(self, card_id: str) -> list[str]:
@@ -466,19 +494,23 @@ def build_app(settings, services: Services | None = None, env: dict[str, str] | 
         with gr.Tab("回顾 Review", id="tab-review") as review_tab:
             review.layout(topics)
 
+        ui.chatbot = chat
         outputs = [chat, cards, report, report_md, report_json, answer_in, st, bs]
-        common = dict(outputs=outputs, concurrency_limit="default")
+        # Gradio pre- and post-processes each input and output in a worker thread, one hand-off
+        # per component: ~1-2 ms each on this 2-core machine, ~10 ms a turn. The views are
+        # already in wire form (chat_messages), and the inputs of the actions below are a text,
+        # the browser state (a JSON dict) and a gr.State, which need no preprocessing.
+        common = dict(outputs=outputs, concurrency_limit="default", postprocess=False)
+        raw = dict(common, preprocess=False)
         start_btn.click(ui.start, [topics_in, sections_in, n_in, followups_in, lang_in, weak_in, bs, st],
                         api_name="start", **common)
-        # The answer box is cleared when the answer was accepted: a separate step keeps `answer`'s
-        # API signature to what a client sends (the text) and what it gets back (the view).
+        # The answer box is cleared by the view of an accepted answer (a failed one keeps it).
         # No submit-on-Enter: answers are often several paragraphs, Enter must make a new line.
-        send = send_btn.click(ui.answer, [answer_in, bs, st], api_name="answer", **common)
-        send.success(lambda: "", None, answer_in, api_name=False)
-        skip_btn.click(ui.skip, [bs, st], api_name="skip", **common)
-        repeat_btn.click(ui.repeat, [bs, st], api_name="repeat", **common)
-        end_btn.click(ui.end, [bs, st], api_name="end", **common)
-        demo.load(ui.on_load, [bs], outputs, api_name="resume")
+        send_btn.click(ui.answer, [answer_in, bs, st], api_name="answer", **raw)
+        skip_btn.click(ui.skip, [bs, st], api_name="skip", **raw)
+        repeat_btn.click(ui.repeat, [bs, st], api_name="repeat", **raw)
+        end_btn.click(ui.end, [bs, st], api_name="end", **raw)
+        demo.load(ui.on_load, [bs], outputs, api_name="resume", postprocess=False, preprocess=False)
         report.change(ui.downloads, [bs, st], [report_md, report_json], api_name="downloads")
 
         review.wire(demo, bs, review_tab)
