@@ -200,11 +200,13 @@ class ChatClient:
         """One structured reply in `mode` (json_schema | json_mode | text), validated by pydantic
         and by `validate`. 400 raises UnsupportedMode (not retried) so the caller can fall back.
 
-        The response format goes to the model as a plain dict and the reply is validated here:
-        langchain's with_structured_output gets the same request to the server, but costs ~10 ms
-        more per call (a thread pool per call and the schema rebuilt by the openai client)."""
+        The response format goes to the model as ready JSON and the reply is validated here. The
+        server gets the same request as from langchain's with_structured_output, for less client
+        time per call: that costs ~10 ms more (a thread pool per call, the schema rebuilt from the
+        model each time), and even a plain response_format argument costs ~2.5 ms more than
+        extra_body, as the openai client walks the whole schema against its parameter types."""
         if mode in ("json_schema", "json_mode"):
-            kwargs = {"response_format": self._response_format(schema, mode)}
+            kwargs = {"extra_body": {"response_format": self._response_format(schema, mode)}}
         elif mode == "text":
             kwargs = {}
         else:
