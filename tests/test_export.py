@@ -232,3 +232,21 @@ def test_cli_export_scrubs_the_configured_key_even_from_old_rows(tmp_path):
         r = cli(data, "export", "sess-1", "--format", fmt, env_extra={"OPENAI_API_KEY": key})
         assert r.returncode == 0, r.stderr
         assert key not in r.stdout + r.stderr and "[REDACTED]" in r.stdout
+
+
+def test_app_exports_replace_their_files_instead_of_piling_up(store, tmp_path):
+    # The app writes a session's downloads each time its report appears: one file per session
+    # and format in the process's export dir, rewritten whole, never a new temp dir per export.
+    from interviewer.ui.app import write_exports
+    from interviewer.ui.services import Services
+
+    fill(store)
+    services = Services(settings=Settings.from_env({"MIANSHI_DATA_DIR": str(tmp_path)}), bank=None,
+                        engine=None, grader=None, store=store, export_dir=tmp_path / "exports")
+    record = store.get_session("sess-1")
+    first = write_exports(services, record)
+    second = write_exports(services, record)
+    assert first == second
+    assert sorted(p.name for p in (tmp_path / "exports").iterdir()) == ["mianshi-sess-1.json", "mianshi-sess-1.md"]
+    assert json.loads(open(second[1], encoding="utf-8").read())["session"]["id"] == "sess-1"
+    assert "sess-1" in open(second[0], encoding="utf-8").read()

@@ -424,16 +424,25 @@ class InterviewUI:
 # ---------------------------------------------------------------------- exports
 
 def write_exports(services: Services, record) -> tuple[str, str]:
-    """Markdown and JSON files in a fresh temp dir (Gradio copies returned files to its cache)."""
-    out = Path(tempfile.mkdtemp(prefix="mianshi-export-"))
-    md_path, json_path = out / f"mianshi-{record.id}.md", out / f"mianshi-{record.id}.json"
+    """Markdown and JSON files of a session in the process's export dir (Gradio copies returned
+    files to its cache). One file per session and format, replaced whole on each export, so
+    exporting again does not pile up files."""
     from interviewer import export
     from interviewer.transcripts import Scrubber
 
     scrubber = Scrubber.from_settings(services.settings)
-    md_path.write_text(export.to_markdown(record, scrubber), encoding="utf-8")
-    json_path.write_text(export.dumps_json(record, scrubber), encoding="utf-8")
-    return str(md_path), str(json_path)
+    out = services.export_dir
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for suffix, text in (("md", export.to_markdown(record, scrubber)), ("json", export.dumps_json(record, scrubber))):
+        path = out / f"mianshi-{record.id}.{suffix}"
+        # Written beside and renamed over: a download of the same session at the same moment
+        # reads the old file or the new one, never half of one.
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=out, delete=False, suffix=".part") as tmp:
+            tmp.write(text)
+        os.replace(tmp.name, path)
+        paths.append(str(path))
+    return paths[0], paths[1]
 
 
 # ---------------------------------------------------------------------- layout
@@ -449,7 +458,8 @@ def build_app(settings, services: Services | None = None, env: dict[str, str] | 
     topics = list(services.bank.topics())
     sections = list(services.bank.sections())
 
-    with gr.Blocks(title="Mianshi 面试") as demo:
+    # Gradio keeps a copy of every file it served (the exports): hourly, drop copies over a day old.
+    with gr.Blocks(title="Mianshi 面试", delete_cache=(3600, 86400)) as demo:
         bs = gr.BrowserState(_empty_browser(), storage_key="mianshi-browser-v1",
                              secret=browser_secret(settings, env))
         st = gr.State(None)

@@ -7,8 +7,11 @@ the store is a SQLite database with its own connection handling. Nothing here is
 
 from __future__ import annotations
 
+import atexit
 import logging
 import secrets
+import shutil
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +29,9 @@ class Services:
     grader: Any
     store: Any  # TranscriptStore (also the engine's recorder)
     embedder: Any = None  # the offline embedder shared by the bank and the offline grader
+    # Where the app writes Markdown/JSON exports for download: this process's own temp dir,
+    # removed when it exits (sessions stay in the store; exports are rewritten on demand).
+    export_dir: Path = field(default_factory=lambda: _temp_dir("mianshi-exports-"))
     _warm: threading.Event = field(default_factory=threading.Event)
 
     def warm_up_once(self) -> None:
@@ -46,6 +52,12 @@ class Services:
             return self.bank.get(card_id)
         except KeyError:
             return None
+
+
+def _temp_dir(prefix: str) -> Path:
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, path, True)
+    return path
 
 
 def browser_secret(settings: Settings, env: dict[str, str]) -> str:
