@@ -24,7 +24,6 @@ import logging
 import os
 import re
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -37,6 +36,7 @@ from pydantic import BaseModel, Field
 
 from interviewer.config import Settings
 from interviewer.models import Grade, Turn, utcnow
+from interviewer.shared_connection import SharedConnection
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,8 @@ class Scrubber:
         self._secrets = tuple(sorted(uniq, key=len, reverse=True))
         # How each secret appears inside JSON text (a quote or backslash in it is escaped there),
         # for the one-pass check of a whole structure.
-        self._in_json = tuple({json.dumps(s, ensure_ascii=False)[1:-1] for s in self._secrets} - set(self._secrets))
+        in_json = {json.dumps(s, ensure_ascii=False)[1:-1] for s in self._secrets} - set(self._secrets)
+        self._needles = self._secrets + tuple(in_json)
 
     @classmethod
     def from_settings(cls, settings: Settings | None, env: Mapping[str, str] | None = None) -> "Scrubber":
@@ -144,7 +145,7 @@ class Scrubber:
         Each key shape starts with a fixed marker; looking for the markers first keeps this one
         fast pass over a whole snapshot (the regexes alone cost ~1 ms each per 50 KB).
         """
-        if any(secret in value for secret in self._secrets + self._in_json):
+        if any(secret in value for secret in self._needles):
             return True
         lowered = value.lower()
         return any(any(m in lowered for m in markers) and pattern.search(value)
@@ -414,17 +415,14 @@ class TranscriptStore:
         self.scrubber = scrubber or Scrubber.from_settings(None)
         # Topics stored with each grade so progress works without the bank; optional.
         self._card_topics = card_topics
-        # One connection does all of this process's writes, one at a time (SQLite has one writer
-        # anyway): a lock hands it over at once, where separate connections wait in SQLite's busy
-        # handler (sleeps of 1-100 ms), and no write pays for opening a connection. Held open, it
-        # also keeps the WAL: when the last connection to a WAL database closes, SQLite
-        # checkpoints and deletes it, which made every write pay for a checkpoint.
-        self._writer: sqlite3.Connection | None = None
-        self._writer_lock = threading.Lock()
+        # One connection does all of this process's writes (see SharedConnection); opened now and
+        # held, it also keeps the WAL, whose deletion on every close made each write checkpoint.
+        self._writer = SharedConnection(self._open_connection)
         if not readonly:
             self._initialise()
             try:
-                self._writer = self._open_connection()
+                with self._writer.use():
+                    pass
             except sqlite3.Error as exc:
                 raise _unavailable(exc, self.path, writing=True) from exc
         else:
@@ -512,12 +510,8 @@ class TranscriptStore:
         if self.readonly:
             raise StoreUnavailable(f"the transcript store at {self.path} is open read-only; "
                                    "the session was not saved")
-        with self._writer_lock:
-            try:
-                conn = self._writer = self._writer or self._open_connection()
-            except sqlite3.Error as exc:
-                raise _unavailable(exc, self.path, writing=True) from exc
-            try:
+        try:
+            with self._writer.use() as conn:
                 conn.execute("BEGIN IMMEDIATE")  # take the write lock now: no upgrade deadlocks
                 try:
                     yield conn
@@ -526,29 +520,17 @@ class TranscriptStore:
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
                     raise
-            except sqlite3.Error as exc:
-                # A connection that failed (disk full, file gone read-only) is not reused: the
-                # next write opens a new one, which sees the disk or the file as it is then.
-                self._close_writer()
-                raise _unavailable(exc, self.path, writing=True) from exc
-
-    def _close_writer(self) -> None:
-        writer, self._writer = self._writer, None
-        if writer is not None:
-            try:
-                writer.close()
-            except sqlite3.Error:
-                pass
+        except sqlite3.Error as exc:
+            raise _unavailable(exc, self.path, writing=True) from exc
 
     def reconnect(self) -> None:
         """Close the write connection; the next write opens a new one (e.g. after the disk or
         the file's permissions changed)."""
-        with self._writer_lock:
-            self._close_writer()
+        self._writer.close()
 
     def close(self) -> None:
         """Release the write connection (reads open their own connections)."""
-        self.reconnect()
+        self._writer.close()
 
     def __enter__(self) -> "TranscriptStore":
         return self

@@ -11,10 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-import threading
 from pathlib import Path
 
 from interviewer.models import Grade
+from interviewer.shared_connection import SharedConnection
 
 
 def cache_key(*, question: str, answer: str, key_points: list[str], kind: str, language: str,
@@ -25,19 +25,17 @@ def cache_key(*, question: str, answer: str, key_points: list[str], kind: str, l
 
 
 class GradeCache:
-    """One connection, handed between threads by a lock (each call is a single short statement),
-    so no call pays for opening one; other processes share the file through SQLite's locking.
-    Held open, it also keeps the WAL (closing the last connection checkpoints and deletes it)."""
+    """One connection shared by the process's threads (SharedConnection); each call is a single
+    short statement. Other processes share the file through SQLite's locking."""
 
     def __init__(self, path: Path | str):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = self._connect()
-        with self._conn:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("CREATE TABLE IF NOT EXISTS grades (key TEXT PRIMARY KEY, grade TEXT NOT NULL, "
-                               "created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)")
+        self._shared = SharedConnection(self._connect)
+        with self._shared.use() as conn, conn:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("CREATE TABLE IF NOT EXISTS grades (key TEXT PRIMARY KEY, grade TEXT NOT NULL, "
+                         "created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)")
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
@@ -46,19 +44,11 @@ class GradeCache:
         return conn
 
     def _run(self, sql: str, args: tuple = (), write: bool = False):
-        with self._lock:
-            if self._conn is None:
-                self._conn = self._connect()
-            try:
-                if write:
-                    with self._conn:
-                        return self._conn.execute(sql, args).fetchone()
-                return self._conn.execute(sql, args).fetchone()
-            except sqlite3.Error:
-                # Reopen next time: the file may have been replaced or its disk freed.
-                conn, self._conn = self._conn, None
-                conn.close()
-                raise
+        with self._shared.use() as conn:
+            if write:
+                with conn:
+                    return conn.execute(sql, args).fetchone()
+            return conn.execute(sql, args).fetchone()
 
     def get(self, key: str) -> Grade | None:
         try:
