@@ -46,6 +46,26 @@ TOPICS: tuple[str, ...] = (
 )
 
 
+class Misconception(BaseModel):
+    """A wrong claim candidates make about a card, and the key point it contradicts (content schema)."""
+
+    claim: str
+    claim_en: str = ""
+    point: int = Field(ge=0, description="0-based index into the card's key_points")
+    why: str = ""
+
+
+class Fact(BaseModel):
+    """A checkable fact: said of `subject`, a `holds` term is right and a `not` term means a swap."""
+
+    point: int = Field(ge=0)
+    subject: list[str] = Field(default_factory=list)
+    holds: list[str] = Field(default_factory=list)
+    not_: list[str] = Field(default_factory=list, alias="not")
+
+    model_config = {"populate_by_name": True}
+
+
 class QuestionCard(BaseModel):
     """One interview question extracted from a source document, with what a grader needs."""
 
@@ -63,6 +83,8 @@ class QuestionCard(BaseModel):
     key_points: list[str] = Field(default_factory=list, description="reviewed points a strong answer covers")
     correction: str | None = Field(
         default=None, description="where the source notes are wrong: what they say and what is true")
+    misconceptions: list[Misconception] = Field(default_factory=list, description="known wrong claims")
+    facts: list[Fact] = Field(default_factory=list, description="structured facts a swap contradicts")
 
 
 # --------------------------------------------------------------------------- sessions

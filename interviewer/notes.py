@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError
 
-from interviewer.models import TOPICS, QuestionCard, QuestionKind
+from interviewer.models import TOPICS, Fact, Misconception, QuestionCard, QuestionKind
 
 NOTES_FILE = "key_points.json"
 # Below this similarity of normalised question texts an entry is reported as a mismatch.
@@ -30,6 +30,8 @@ class NotesEntry(BaseModel):
     difficulty: int | None = Field(default=None, ge=1, le=3)
     key_points: list[str] = Field(default_factory=list)
     correction: str | None = None
+    misconceptions: list[Misconception] = Field(default_factory=list)
+    facts: list[Fact] = Field(default_factory=list)
 
 
 class NotesFile(BaseModel):
@@ -109,7 +111,8 @@ def apply_notes(cards: list[QuestionCard], notes: NotesFile | None, path: Path) 
         if unknown:
             report.problems.append(f"{where}: unknown topics {unknown}")
         update: dict = {"key_points": [p.strip() for p in entry.key_points if p.strip()],
-                        "correction": entry.correction or None}
+                        "correction": entry.correction or None,
+                        "misconceptions": list(entry.misconceptions), "facts": list(entry.facts)}
         topics = [t for t in entry.topics if t in TOPICS]
         if topics:
             update["topics"] = topics

@@ -30,6 +30,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from interviewer.config import Settings
+from interviewer.grading.content import card_content_kwargs
 from interviewer.grading.rubric import RUBRIC_VERSION
 from interviewer.interviewers.base import InterviewerNotice, is_dont_know, missing_points
 from interviewer.models import Grade, Provenance, QuestionCard, SessionConfig, Turn, utcnow
@@ -458,7 +459,7 @@ class InterviewEngine:
         lang = state.config.language
         try:
             grade = self.grader.grade(card.question, card_key_points(card), answer, kind=card.kind,
-                                      language=lang)
+                                      language=lang, **card_content_kwargs(self.grader, card))
         except Exception as exc:  # the protocol says graders never raise; a bug must not end the session
             grade = Grade(status="not_graded", not_graded_reason=f"grader error: {type(exc).__name__}: {exc}",
                           provenance=Provenance(grader=getattr(self.grader, "kind", "offline"),

@@ -292,6 +292,7 @@ class PointMatch:
     coverage: float     # combined 0-1
     evidence: str       # the best-matching answer sentence
     negation_conflict: bool
+    bigram: float = 0.0  # recall of the point's own character bigrams (English: its words), question's excluded
 
 
 @dataclass
@@ -309,6 +310,17 @@ class Analysis:
 
     def vector(self) -> np.ndarray:
         return np.array([self.features[n] for n in FEATURE_NAMES], dtype=np.float64)
+
+
+def _point_bigram_recall(point: str, point_toks, a_bigrams, a_tokens, q_bigrams, q_tokens) -> float:
+    """Share of the point's own Chinese character bigrams and latin words (those not in the question)
+    that the answer contains: segmentation-free, and blind to word weights."""
+    items = {("b", g) for g in char_bigrams(point) - q_bigrams}
+    items |= {("w", t) for t in set(point_toks) - q_tokens if not _CJK_CHAR.match(t)}
+    if not items:
+        return 0.0
+    found = sum(1 for kind, x in items if (x in a_bigrams if kind == "b" else x in a_tokens))
+    return found / len(items)
 
 
 def _point_coverage(emb: float, lex: float) -> float:
@@ -412,7 +424,9 @@ def analyse(question: str, points: list[str], answer: str, embedder) -> Analysis
         emb = float(ps_sims[i, j])
         evidence = sentences[j]
         conflict = _negation_conflict(p, evidence, point_tokens[i], tok, emb, opening=sentences[0])
-        matches.append(PointMatch(p, emb, lex, _point_coverage(emb, lex), evidence[:300], conflict))
+        matches.append(PointMatch(p, emb, lex, _point_coverage(emb, lex), evidence[:300], conflict,
+                                  _point_bigram_recall(p, point_tokens[i], a_bigrams, a_tokens, q_bigrams,
+                                                       q_tokens)))
 
     embs = np.sort(np.array([m.emb for m in matches]))
     low_half = embs[: max(1, len(embs) // 2)]

@@ -12,6 +12,8 @@ text (JSON parsed out of a plain reply). The mode used is recorded in provenance
 
 from __future__ import annotations
 
+import contextvars
+
 import threading
 from typing import Literal
 
@@ -52,6 +54,10 @@ class GradeOut(BaseModel):
     summary: str
 
 
+# The card content of the grade() call in progress (per thread/context), for the offline fallback.
+_FALLBACK_CONTENT: contextvars.ContextVar = contextvars.ContextVar("fallback_content", default=None)
+
+
 class LLMGrader:
     kind = "llm"
 
@@ -84,11 +90,15 @@ class LLMGrader:
     # ----------------------------------------------------------------- grading
 
     def grade(self, question: str, key_points: list[str], answer: str,
-              kind: QuestionKind = QuestionKind.concept, language: str = "zh") -> Grade:
+              kind: QuestionKind = QuestionKind.concept, language: str = "zh", content=None) -> Grade:
+        # `content` (the card's misconceptions and facts) is used by the offline fallback only.
+        token = _FALLBACK_CONTENT.set(content)
         try:
             return self._grade(question, list(key_points or []), answer or "", QuestionKind(kind), language)
         except Exception as exc:  # the protocol: never raise; label the failure instead
             return self._fallback(question, key_points, answer, kind, language, f"grader error: {type(exc).__name__}")
+        finally:
+            _FALLBACK_CONTENT.reset(token)
 
     def _grade(self, question: str, key_points: list[str], answer: str, kind: QuestionKind,
                language: str) -> Grade:
@@ -169,7 +179,9 @@ class LLMGrader:
         """An offline grade labelled with why the model was not used, or not_graded if that fails too."""
         if self.fallback is not None:
             try:
-                grade = self.fallback.grade(question, key_points, answer, kind=kind, language=language)
+                content = _FALLBACK_CONTENT.get()
+                extra = {"content": content} if content is not None else {}
+                grade = self.fallback.grade(question, key_points, answer, kind=kind, language=language, **extra)
             except Exception as exc:
                 reason = f"{reason}; offline fallback failed: {type(exc).__name__}"
             else:

@@ -13,6 +13,7 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
+from interviewer.grading.content import card_content_kwargs
 from interviewer.ui import render
 from interviewer.ui.render import esc
 
@@ -131,7 +132,7 @@ class ReviewUI:
             if not answer.strip():
                 continue
             grade = self.s.grader.grade(card.question, card_key_points(card), answer, kind=card.kind,
-                                        language=language)
+                                        language=language, **card_content_kwargs(self.s.grader, card))
             self.s.store.add_regrade(record.id, q.question_id, grade, answer)
             done += 1
         gr.Info(f"已重新评分 {done} 题 / regraded {done} question(s)")
