@@ -66,7 +66,9 @@ def _pattern(term: str) -> re.Pattern | None:
     body = r"[\s\-_]*".join(parts)
     if re.match(r"[a-z0-9]", t):
         body = r"(?<![a-z0-9])" + body
-    if re.search(r"[a-z0-9]$", t):
+    if re.search(r"[a-z]$", t):
+        body = body + r"(?:s|es)?(?![a-z0-9])"  # plural: "gradient" also matches "gradients"
+    elif re.search(r"[0-9]$", t):
         body = body + r"(?![a-z0-9])"
     return re.compile(body)
 
@@ -98,7 +100,7 @@ def check_facts(sentences: list[str], facts) -> list[PointFlag]:
             subjects.append(key)
     support: dict[int, int] = {}
     against: dict[int, list[str]] = {}
-    for sentence in sentences:
+    for sentence in [part for s in sentences for part in F.split_sentences(s)]:
         text = _norm(sentence)
         # Stretches of the sentence about one subject: its clause and the clauses after it.
         spans: list[tuple[tuple[str, ...], list[str]]] = []

@@ -54,20 +54,25 @@ class Table:
     def predict(self, gamma: float, rows=slice(None)) -> np.ndarray:
         X, mask = self.X[rows], self.mask[rows]
         e = np.clip((X[:, :, 0] - S.EMB_LOW) / (S.EMB_HIGH - S.EMB_LOW), 0.0, 1.0)
-        c = ((e + X[:, :, 1] + X[:, :, 2]) / 3.0) ** gamma
+        ev = (e + X[:, :, 1] + X[:, :, 2]) / 3.0
         kw = self.keyword[rows]
-        c = np.where(kw[:, None], np.minimum(c, S.KEYWORD_CAP), c)
-        c = np.where(self.doubt[rows], np.minimum(c, S.DOUBT_CAP), c)
-        c = np.where(self.wrong[rows], S.WRONG_CREDIT, c)
+        cap = np.where(kw[:, None], S.KEYWORD_CAP, 1.0)
+        cap = np.where(self.doubt[rows], np.minimum(cap, S.DOUBT_CAP), cap)
+        ev = np.minimum(ev, cap)
+        wrong = self.wrong[rows] & mask
+        ok = mask & ~wrong
+        covered = ((ev >= S.COVERED_AT) & ok).sum(axis=1)
+        partly = ((ev >= S.PARTLY_AT) & (ev < S.COVERED_AT) & ok).sum(axis=1)
+        n_wrong = wrong.sum(axis=1)
+        c = np.minimum(cap, np.where(ev >= S.PARTLY_AT, np.power(np.clip(ev, 1e-12, 1.0), gamma), 0.0))
+        c = np.where(wrong, S.WRONG_CREDIT, c)
         n = np.maximum(1, mask.sum(axis=1))
         correctness = 10 * np.maximum(0.0, (c * mask).sum(axis=1) / n)
-        covered = ((c >= S.COVERED_AT) & mask).sum(axis=1)
-        partly = ((c >= S.PARTLY_AT) & (c < S.COVERED_AT) & mask).sum(axis=1)
-        depth = np.where(kw, 0.0, 10 * (covered + 0.5 * partly) / n)
+        depth = np.where(kw, 0.0, 10 * np.maximum(0.0, covered + 0.5 * partly - n_wrong) / n)
         flow = np.minimum(1.0, self.structure[rows] / S.STRUCTURE_FULL)
         clarity = np.where(kw, S.KEYWORD_CLARITY, 10 * (1 - self.offtopic[rows]) * flow)
         total = 0.5 * correctness + 0.3 * depth + 0.2 * clarity
-        bad = ((c < S.PARTLY_AT) & mask).sum(axis=1)  # missing or wrong
+        bad = mask.sum(axis=1) - covered - partly  # missing or wrong
         total = np.where(bad * 2 >= mask.sum(axis=1), np.minimum(total, S.HALF_MISSING_CAP), total)
         no_ev = ((self.offtopic[rows] >= S.NO_EVIDENCE_OFFTOPIC) & (self.lex[rows] < S.NO_EVIDENCE_WORDS)
                  & (self.bigram[rows] < S.NO_EVIDENCE_WORDS))

@@ -4,17 +4,17 @@ The total is built from the key-point verdicts, not beside them:
 
 1. **Point credit.** Each key point gets an evidence in 0..1 from what the answer shows of it: the mean
    of its best sentence similarity (rescaled), its word recall and its character-bigram recall. Its
-   credit is evidence ** gamma, one number fitted on human-scored answers (`calibration.json`,
-   scripts/fit_grader.py); no evidence earns 0, full evidence 1. The verdict follows from the credit:
-   covered ≥ 0.6, partly ≥ 0.3, else missing.
+   verdict follows from the evidence: covered ≥ 0.45, partly ≥ 0.1, else missing. A missing point
+   earns no credit; a partly or fully covered one earns evidence ** gamma, gamma being the one number
+   fitted on human-scored answers (`calibration.json`, scripts/fit_grader.py).
 2. **Stated adjustments of a point.** A point the answer states wrongly (a known misconception, a
    swapped fact or a negated copy) is `wrong` and its credit is -1: a wrong statement costs a whole
-   point more than leaving it out. A point whose clause carries an inversion cue the grader cannot
-   judge is capped at `partly` (fluency is not rewarded when the grader cannot tell). A bare keyword
-   list names points but explains none: every point is capped at `partly`.
+   point more than leaving it out (and it also counts against depth). A point whose clause carries an
+   inversion cue the grader cannot judge is capped at `partly` (fluency is not rewarded when the grader
+   cannot tell). A bare keyword list names points but explains none: every point is capped at `partly`.
 3. **Criteria**, each from figures its reason states:
    - correctness (coding: approach) = 10 x the mean point credit (wrong = -1), floored at 0;
-   - depth = 10 x (covered + half the partly covered points) / all points, straight from the verdicts;
+   - depth = 10 x (covered + half the partly covered - wrong points) / all points, from the verdicts;
      0 for a bare keyword list (points named, none explained). Answer length is not rewarded at all:
      padding adds nothing and a short reference is fully answered by a short answer;
    - clarity = 10 x (1 - off-topic share) x how connected the prose is (function words), 2 for a
@@ -36,11 +36,13 @@ from interviewer.grading import features as F
 from interviewer.grading.rubric import criteria_for
 from interviewer.models import CriterionScore, KeyPointStatus, QuestionKind
 
-COVERED_AT = 0.6
-PARTLY_AT = 0.3
+# Verdicts come from a point's evidence (0-1), not from the fitted credit, so refitting never moves them.
+COVERED_AT = 0.45
+PARTLY_AT = 0.1
 WRONG_CREDIT = -1.0
-DOUBT_CAP = 0.45          # credit cap of a point the grader cannot judge (an inversion cue)
-KEYWORD_CAP = 0.4         # credit cap of a point only named in a bare keyword list
+# Caps of a point's evidence and credit: partly at most, and at most this credit.
+DOUBT_CAP = 0.3           # a point the grader cannot judge (an inversion cue near its words)
+KEYWORD_CAP = 0.3         # a point only named in a bare keyword list
 KEYWORD_CLARITY = 2.0
 HALF_MISSING_CAP = 6.5
 NO_EVIDENCE_OFFTOPIC = 0.5
@@ -77,17 +79,18 @@ class Calibration:
         if not 0.05 <= self.gamma <= 5.0:
             raise ValueError(f"calibration gamma {self.gamma} out of range")
 
-    def point_credit(self, m: F.PointMatch) -> float:
-        return point_evidence(m.emb, m.lex, m.bigram) ** self.gamma
+    def credit(self, evidence: float) -> float:
+        """A missing point earns nothing; a partly or fully covered one earns evidence ** gamma."""
+        return evidence ** self.gamma if evidence >= PARTLY_AT else 0.0
 
 
 @dataclass
 class PointResult:
     status: KeyPointStatus
-    credit: float            # after adjustments; -1 for wrong
-    measured: float          # the fitted credit before adjustments
+    credit: float            # evidence ** gamma after adjustments; 0 for missing, -1 for wrong
+    measured: float          # measured evidence (0-1) before adjustments
     note: str = ""           # why a point was adjusted (flag note)
-    evidence: str = ""
+    evidence: str = ""       # the answer's words behind the verdict
 
 
 @dataclass
@@ -108,25 +111,27 @@ def point_results(a: F.Analysis, cal: Calibration, flags) -> list[PointResult]:
     by_point = {f.point: f for f in flags}
     out = []
     for i, m in enumerate(a.points):
-        measured = 0.0 if a.empty else cal.point_credit(m)
-        credit, note, evidence = measured, "", m.evidence
+        measured = 0.0 if a.empty else point_evidence(m.emb, m.lex, m.bigram)
+        note, evidence_text = "", m.evidence
         flag = by_point.get(i)
         if flag is None and m.negation_conflict and m.coverage >= NEGATION_MIN_COVERAGE:
-            flag_status, note = "wrong", "negation"
+            status, note = "wrong", "negation"
         else:
-            flag_status = flag.status if flag else None
+            status = flag.status if flag else None
             if flag:
-                note, evidence = f"{flag.source}: {flag.note}", flag.evidence or evidence
-        if flag_status == "wrong":
-            out.append(PointResult(KeyPointStatus.wrong, WRONG_CREDIT, measured, note, evidence))
+                note, evidence_text = f"{flag.source}: {flag.note}", flag.evidence or evidence_text
+        if status == "wrong":
+            out.append(PointResult(KeyPointStatus.wrong, WRONG_CREDIT, measured, note, evidence_text))
             continue
+        ev, cap = measured, 1.0
         if a.keyword_list:
-            credit = min(credit, KEYWORD_CAP)
-        if flag_status == "doubt":
-            credit = min(credit, DOUBT_CAP)
-        status = (KeyPointStatus.covered if credit >= COVERED_AT else
-                  KeyPointStatus.partly if credit >= PARTLY_AT else KeyPointStatus.missing)
-        out.append(PointResult(status, credit, measured, note if flag_status else "", evidence))
+            cap = min(cap, KEYWORD_CAP)
+        if status == "doubt":
+            cap = min(cap, DOUBT_CAP)
+        ev = min(ev, cap)
+        verdict = (KeyPointStatus.covered if ev >= COVERED_AT else
+                   KeyPointStatus.partly if ev >= PARTLY_AT else KeyPointStatus.missing)
+        out.append(PointResult(verdict, min(cap, cal.credit(ev)), measured, note if status else "", evidence_text))
     return out
 
 
@@ -142,7 +147,7 @@ def score(a: F.Analysis, cal: Calibration, flags, kind, language: str) -> Scored
     f = a.features
     mean_credit = float(credits.mean())
     correctness = 10.0 * max(0.0, mean_credit)
-    answered = 0.0 if a.keyword_list else (covered + 0.5 * partly) / max(1, n)
+    answered = 0.0 if a.keyword_list else max(0.0, (covered + 0.5 * partly - wrong) / max(1, n))
     depth = 10.0 * answered
     flow = min(1.0, f["structure"] / STRUCTURE_FULL)
     clarity = KEYWORD_CLARITY if a.keyword_list else 10.0 * (1.0 - f["offtopic"]) * flow
@@ -156,9 +161,11 @@ def score(a: F.Analysis, cal: Calibration, flags, kind, language: str) -> Scored
             f"{verdicts}; mean key-point credit {mean_credit:.0%} (a wrong point counts -100%) -> {correctness:.1f}")),
         "depth": (depth, _t(
             language, "只罗列关键词，没有展开任何要点 → 0.0" if a.keyword_list else
-            f"答到 {covered} 个、部分答到 {partly} 个（共 {n} 个）：({covered} + {partly}/2) / {n} = {answered:.0%} → {depth:.1f}",
+            f"答到 {covered}、部分 {partly}、答错 {wrong}（共 {n} 个）：max(0, {covered} + {partly}/2 - {wrong}) / {n} = "
+            f"{answered:.0%} → {depth:.1f}",
             "keywords only, no key point explained -> 0.0" if a.keyword_list else
-            f"{covered} covered, {partly} partly, of {n}: ({covered} + {partly}/2) / {n} = {answered:.0%} -> {depth:.1f}")),
+            f"{covered} covered, {partly} partly, {wrong} wrong, of {n}: max(0, {covered} + {partly}/2 - {wrong}) / {n} = "
+            f"{answered:.0%} -> {depth:.1f}")),
         "clarity": (clarity, _t(
             language, "只罗列了关键词，缺少解释 → 2.0" if a.keyword_list else
             f"离题内容占 {f['offtopic']:.0%}，连贯度 {flow:.0%}（虚词占比）→ {clarity:.1f}",
