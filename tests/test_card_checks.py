@@ -138,15 +138,17 @@ def test_fact_check_reads_clauses_and_negations():
     assert flagged("第二阶段切分参数。第二阶段切分梯度。") == {2: "doubt"}  # said both ways
 
 
-def test_inversion_cue_lowers_confidence_instead_of_rewarding_fluency(grader):
+def test_negated_point_is_wrong_and_an_undecidable_contrast_lowers_confidence(grader):
     q = "为什么大模型普遍用 Pre-Norm？"
     points = ["Pre-Norm 保留干净的恒等残差路径，梯度稳定，训练更容易。"]
     plain = grader.grade(q, points, "Pre-Norm 保留了干净的恒等残差路径，梯度稳定，所以训练更容易。")
     inverted = grader.grade(q, points, "Pre-Norm 并不是保留干净的恒等残差路径，梯度也不稳定，训练反而更难。")
-    assert inverted.key_points[0].status in (KeyPointStatus.partly, KeyPointStatus.missing, KeyPointStatus.wrong)
-    assert inverted.total < plain.total
-    if inverted.key_points[0].status != KeyPointStatus.wrong:
-        assert "可信度低" in inverted.summary
+    assert inverted.key_points[0].status == KeyPointStatus.wrong
+    assert inverted.total <= plain.total - 4
+    # A contrast the grader cannot judge: the grade says so instead of claiming certainty.
+    contrast = grader.grade(q, points, "是 Pre-Norm 而不是 Post-Norm 保留了干净的恒等残差路径，所以梯度稳定，训练更容易。")
+    assert contrast.key_points[0].status != KeyPointStatus.wrong
+    assert "可信度低" in contrast.summary
 
 
 def test_content_without_matching_points_is_ignored(grader):

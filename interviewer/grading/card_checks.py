@@ -148,67 +148,89 @@ def check_facts(sentences: list[str], facts) -> list[PointFlag]:
 # --------------------------------------------------------------------------- misconceptions
 
 def _units(sentences: list[str]) -> list[str]:
-    """Sentences, and for long ones also their halves at clause marks, so a claim made in one clause
-    of a long sentence can be matched."""
+    """Sentences, and the opening clauses of long ones ("A 是 X，因为 Y，所以 Z" -> "A 是 X，"), so a claim
+    made at the start of a long sentence can be matched. Units always start where the sentence starts:
+    a clause from the middle has lost its subject ("各自编码成向量算相似度" said of the bi-encoder)."""
     units = []
     for s in sentences:
+        if not s.strip():
+            continue
         units.append(s)
-        parts = [p for p in re.split(r"(?<=[，,；;])", s) if p.strip()]
-        if len(parts) >= 3:
-            for k in range(len(parts)):
-                for j in range(k + 1, min(len(parts), k + 3) + 1):
-                    if j - k < len(parts):
-                        units.append("".join(parts[k:j]))
+        parts = [p for p in re.split(r"(?<=[，,；;：:])", s) if p.strip()]
+        for k in range(1, len(parts)):
+            units.append("".join(parts[:k]))
     return units
 
 
+def _informative(toks) -> frozenset[str]:
+    """Words that can tell one claim from another: not single Chinese characters, not very common words."""
+    return frozenset(t for t in toks if not (len(t) == 1 and F.has_cjk(t)) and F._background_weight(t) >= 0.5)
+
+
 def check_misconceptions(sentences: list[str], points: list[str], misconceptions, embedder, language: str,
-                         tok=None) -> list[PointFlag]:
+                         tok=None, question: str = "") -> list[PointFlag]:
+    """A unit states a misconception when it is close to the claim in meaning (CLAIM_SIM) and closer to it
+    than to the truth (`why`, the key point), carries most of the claim's informative words
+    (CLAIM_WORDS of its content words), and carries what makes the claim wrong: one of its own informative words (not in the
+    truth), or the claim's negation where the truth has none (or the reverse). A claim about a named
+    thing must name it: every latin term of the claim that is not in the question (Pre-Norm, DPO,
+    TokenTextSplitter) must be in the unit, so "Post-Norm 是先相加再 LN" does not state the Pre-Norm
+    claim. Each unit is compared with the claim in its own language (`claim` for Chinese units,
+    `claim_en` otherwise)."""
     if not misconceptions or not sentences:
         return []
     tok = tok or (lambda t: frozenset(F.tokens(t)))
     units = _units(sentences)
-    claims, truths = [], []
+    zh_unit = np.array([F.has_cjk(u) for u in units])
+    texts_zh = [m.claim or m.claim_en for m in misconceptions]
+    texts_en = [m.claim_en or m.claim for m in misconceptions]
+    truths = []
     for m in misconceptions:
-        claim = m.claim if (language == "zh" or not m.claim_en) else m.claim_en
-        if F.has_cjk(" ".join(sentences)) != F.has_cjk(claim) and m.claim_en and m.claim:
-            claim = m.claim if F.has_cjk(" ".join(sentences)) else m.claim_en
-        claims.append(claim)
         point = points[m.point] if 0 <= m.point < len(points) else ""
         truths.append([t for t in (m.why, point) if t.strip()])
     flat_truths = [t for ts in truths for t in ts]
-    vecs = embedder.encode(units + claims + flat_truths)
+    k_m = len(misconceptions)
+    vecs = embedder.encode(units + texts_zh + texts_en + flat_truths)
     u_vecs = vecs[:len(units)]
-    c_vecs = vecs[len(units):len(units) + len(claims)]
-    t_vecs = vecs[len(units) + len(claims):]
+    zh_vecs = vecs[len(units):len(units) + k_m]
+    en_vecs = vecs[len(units) + k_m:len(units) + 2 * k_m]
+    t_vecs = vecs[len(units) + 2 * k_m:]
+    unit_parity = [F._negations(F.raw_words(u)) % 2 for u in units]
+    q_tok = tok(question) if question else frozenset()
     flags, pos = [], 0
     for k, m in enumerate(misconceptions):
         t_idx = list(range(pos, pos + len(truths[k])))
         pos += len(truths[k])
-        c_tok = tok(claims[k])
         truth_tok = frozenset().union(*(tok(t) for t in truths[k])) if truths[k] else frozenset()
-        own = c_tok - truth_tok  # the claim's own words: what makes it the wrong version
-        if not c_tok:
-            continue
-        sim_c = u_vecs @ c_vecs[k]
+        truth_parity = F._negations(F.raw_words(" ".join(truths[k]))) % 2 if truths[k] else 0
+        sim_c = np.where(zh_unit, u_vecs @ zh_vecs[k], u_vecs @ en_vecs[k])
         sim_t = (u_vecs @ t_vecs[t_idx].T).max(axis=1) if t_idx else np.zeros(len(units))
         best = None
         for j, unit in enumerate(units):
-            u_tok = tok(unit)
             if sim_c[j] < CLAIM_SIM or sim_c[j] < sim_t[j] + CLAIM_MARGIN:
                 continue
-            if len(c_tok & u_tok) / len(c_tok) < CLAIM_WORDS:
+            claim = texts_zh[k] if zh_unit[j] else texts_en[k]
+            c_all = tok(claim)
+            c_tok = _informative(c_all)
+            if not c_all:
                 continue
-            if own and not (own & u_tok):
+            u_tok = tok(unit)
+            if len(c_all & u_tok) / len(c_all) < CLAIM_WORDS:
                 continue
+            if any(not F.has_cjk(t) and len(t) > 1 and t not in q_tok and t not in u_tok for t in c_tok):
+                continue
+            claim_parity = F._negations(F.raw_words(claim)) % 2
             # The unit must not negate what the claim asserts ("LoRA 并不会重新初始化所有参数").
-            if F._negations(F.raw_words(unit)) % 2 != F._negations(F.raw_words(claims[k])) % 2:
+            if unit_parity[j] != claim_parity:
+                continue
+            own = c_tok - truth_tok
+            if not (own & u_tok) and claim_parity == truth_parity:
                 continue
             if best is None or sim_c[j] > sim_c[best]:
                 best = j
         if best is not None:
             flags.append(PointFlag(m.point, "wrong", "misconception", units[best][:300],
-                                   (m.why or claims[k])[:120]))
+                                   (m.why or m.claim)[:120]))
     return flags
 
 
@@ -232,12 +254,14 @@ def check_inversions(points: list[str], matches, tok=None) -> list[PointFlag]:
     return flags
 
 
-def check_answer(analysis, points: list[str], misconceptions, facts, embedder, language: str) -> list[PointFlag]:
+def check_answer(analysis, points: list[str], misconceptions, facts, embedder, language: str,
+                 question: str = "") -> list[PointFlag]:
     """All flags for an analysed answer, one per point at most ("wrong" beats "doubt")."""
     if analysis.empty:
         return []
     flags = (check_facts(analysis.sentences, facts)
-             + check_misconceptions(analysis.sentences, points, misconceptions, embedder, language)
+             + check_misconceptions(analysis.sentences, points, misconceptions, embedder, language,
+                                    question=question)
              + check_inversions(points, analysis.points))
     by_point: dict[int, PointFlag] = {}
     for f in flags:

@@ -41,7 +41,7 @@ class Table:
                 self.X[i, j] = [getattr(m, n) for n in S.POINT_FEATURES]
                 self.mask[i, j] = True
                 st = by.get(j)
-                if st is None and m.negation_conflict and m.coverage >= S.NEGATION_MIN_COVERAGE:
+                if st in (None, "doubt") and m.negation_conflict and m.coverage >= S.NEGATION_MIN_COVERAGE:
                     st = "wrong"
                 self.wrong[i, j] = st == "wrong"
                 self.doubt[i, j] = st == "doubt"
@@ -57,7 +57,6 @@ class Table:
         ev = (e + X[:, :, 1] + X[:, :, 2]) / 3.0
         kw = self.keyword[rows]
         cap = np.where(kw[:, None], S.KEYWORD_CAP, 1.0)
-        cap = np.where(self.doubt[rows], np.minimum(cap, S.DOUBT_CAP), cap)
         ev = np.minimum(ev, cap)
         wrong = self.wrong[rows] & mask
         ok = mask & ~wrong
@@ -74,6 +73,8 @@ class Table:
         total = 0.5 * correctness + 0.3 * depth + 0.2 * clarity
         bad = mask.sum(axis=1) - covered - partly  # missing or wrong
         total = np.where(bad * 2 >= mask.sum(axis=1), np.minimum(total, S.HALF_MISSING_CAP), total)
+        total = np.where(n_wrong >= 2, np.minimum(total, S.TWO_WRONG_CAP),
+                         np.where(n_wrong == 1, np.minimum(total, S.ONE_WRONG_CAP), total))
         no_ev = ((self.offtopic[rows] >= S.NO_EVIDENCE_OFFTOPIC) & (self.lex[rows] < S.NO_EVIDENCE_WORDS)
                  & (self.bigram[rows] < S.NO_EVIDENCE_WORDS))
         total = np.where(no_ev, np.minimum(total, S.NO_EVIDENCE_CAP), total)

@@ -86,7 +86,8 @@ class OfflineGrader:
         """(analysis, flags): the measurements and the wrong/doubt flags of an answer."""
         analysis = F.analyse(question, points, answer, self.embedder)
         content = content or CardContent()
-        flags = check_answer(analysis, points, content.misconceptions, content.facts, self.embedder, language)
+        flags = check_answer(analysis, points, content.misconceptions, content.facts, self.embedder, language,
+                             question)
         return analysis, flags
 
     def scored(self, analysis: F.Analysis, flags=(), kind: QuestionKind = QuestionKind.concept,

@@ -10,8 +10,9 @@ The total is built from the key-point verdicts, not beside them:
 2. **Stated adjustments of a point.** A point the answer states wrongly (a known misconception, a
    swapped fact or a negated copy) is `wrong` and its credit is -1: a wrong statement costs a whole
    point more than leaving it out (and it also counts against depth). A point whose clause carries an
-   inversion cue the grader cannot judge is capped at `partly` (fluency is not rewarded when the grader
-   cannot tell). A bare keyword list names points but explains none: every point is capped at `partly`.
+   inversion cue (不是/相反/instead of ...) near its words is not judged: the grade says its confidence is
+   low (on the dev sets such cues came mostly from good answers drawing contrasts, so they change no
+   score). A bare keyword list names points but explains none: every point is capped at `partly`.
 3. **Criteria**, each from figures its reason states:
    - correctness (coding: approach) = 10 x the mean point credit (wrong = -1), floored at 0;
    - depth = 10 x (covered + half the partly covered - wrong points) / all points, from the verdicts;
@@ -22,7 +23,8 @@ The total is built from the key-point verdicts, not beside them:
    - complexity (coding) = 8 if time/space complexity is discussed, else 2, and 0 when no key point is
      even partly answered.
 4. **Caps, stated in the reasons**: half or more of the key points missing or wrong caps the total at
-   6.5; an answer mostly off topic that shares almost no words with the reference is capped at 1.5.
+   6.5; one wrong key point caps it at 5, two or more at 3; an answer mostly off topic that shares
+   almost no words with the reference is capped at 1.5.
    A cap scales every criterion by the same factor, so the total stays rubric.weighted_total(criteria).
 """
 
@@ -40,11 +42,14 @@ from interviewer.models import CriterionScore, KeyPointStatus, QuestionKind
 COVERED_AT = 0.45
 PARTLY_AT = 0.1
 WRONG_CREDIT = -1.0
-# Caps of a point's evidence and credit: partly at most, and at most this credit.
-DOUBT_CAP = 0.3           # a point the grader cannot judge (an inversion cue near its words)
-KEYWORD_CAP = 0.3         # a point only named in a bare keyword list
+# Cap of a point's evidence and credit when it is only named in a bare keyword list: partly at most.
+KEYWORD_CAP = 0.3
 KEYWORD_CLARITY = 2.0
 HALF_MISSING_CAP = 6.5
+# A confidently wrong statement is what an interviewer remembers: one wrong key point caps the total at
+# 5 (not a pass), two or more at 3.
+ONE_WRONG_CAP = 5.0
+TWO_WRONG_CAP = 3.0
 NO_EVIDENCE_OFFTOPIC = 0.5
 NO_EVIDENCE_WORDS = 0.08
 NO_EVIDENCE_CAP = 1.5
@@ -114,7 +119,7 @@ def point_results(a: F.Analysis, cal: Calibration, flags) -> list[PointResult]:
         measured = 0.0 if a.empty else point_evidence(m.emb, m.lex, m.bigram)
         note, evidence_text = "", m.evidence
         flag = by_point.get(i)
-        if flag is None and m.negation_conflict and m.coverage >= NEGATION_MIN_COVERAGE:
+        if (flag is None or flag.status == "doubt") and m.negation_conflict and m.coverage >= NEGATION_MIN_COVERAGE:
             status, note = "wrong", "negation"
         else:
             status = flag.status if flag else None
@@ -126,8 +131,6 @@ def point_results(a: F.Analysis, cal: Calibration, flags) -> list[PointResult]:
         ev, cap = measured, 1.0
         if a.keyword_list:
             cap = min(cap, KEYWORD_CAP)
-        if status == "doubt":
-            cap = min(cap, DOUBT_CAP)
         ev = min(ev, cap)
         verdict = (KeyPointStatus.covered if ev >= COVERED_AT else
                    KeyPointStatus.partly if ev >= PARTLY_AT else KeyPointStatus.missing)
@@ -190,6 +193,11 @@ def score(a: F.Analysis, cal: Calibration, flags, kind, language: str) -> Scored
         caps.append(_t(language, f"一半以上要点未答到或答错（{missing + wrong}/{n}），总分封顶 {HALF_MISSING_CAP}",
                        f"half or more key points missing or wrong ({missing + wrong}/{n}): total capped at "
                        f"{HALF_MISSING_CAP}"))
+    if wrong and total > (TWO_WRONG_CAP if wrong >= 2 else ONE_WRONG_CAP):
+        cap = min(cap, TWO_WRONG_CAP if wrong >= 2 else ONE_WRONG_CAP)
+        caps.append(_t(language, f"{wrong} 个要点答错，总分封顶 {cap:g}（自信地说错比不答更糟）",
+                       f"{wrong} key point(s) wrong: total capped at {cap:g} (a confident wrong statement is "
+                       "worse than none)"))
     if (f["offtopic"] >= NO_EVIDENCE_OFFTOPIC and f["lex_cov"] < NO_EVIDENCE_WORDS
             and f["bigram_cov"] < NO_EVIDENCE_WORDS and total > NO_EVIDENCE_CAP):
         cap = min(cap, NO_EVIDENCE_CAP)
