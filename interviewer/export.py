@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from interviewer.grading.rubric import criterion_name
 from interviewer.models import KeyPointStatus, SessionConfig, Turn, utcnow
-from interviewer.transcripts import (
+from interviewer.store import (
     GradeRecord, Scrubber, SessionExists, SessionRecord, StoredGrade, TranscriptStore,
 )
 

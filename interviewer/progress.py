@@ -17,8 +17,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from interviewer.models import utcnow
-from interviewer.session import CardHistory, PlannerHistory
-from interviewer.transcripts import TranscriptStore
+from interviewer.engine.session import CardHistory, PlannerHistory
+from interviewer.store import TranscriptStore
 
 # Mastery halves its weight for a session this many days older: last week's answers matter
 # more than last quarter's, but old ones still count when nothing newer exists.

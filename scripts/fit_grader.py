@@ -28,10 +28,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from interviewer.evaluation import load_rows, metrics  # noqa: E402
+from interviewer.grading.evaluation import load_rows, metrics  # noqa: E402
 from interviewer.grading import features as F  # noqa: E402
 from interviewer.grading.offline import apply_guards  # noqa: E402
-from interviewer.keypoints import split_points  # noqa: E402
+from interviewer.bank.keypoints import split_points  # noqa: E402
 
 DATASETS = ("ads_zh_dev.jsonl", "saf_en_dev.jsonl")
 # Chosen by leave-one-question-out agreement (see docs/grading.md); kept small on purpose:
@@ -45,7 +45,7 @@ class CachedEmbedder:
     """The real Embedder with a persistent text -> vector cache, for fast refits."""
 
     def __init__(self, path: Path | None):
-        from interviewer.embedding import Embedder
+        from interviewer.bank.embedding import Embedder
 
         self.inner = Embedder(cache_size=16)
         self.name = self.inner.name
@@ -154,7 +154,7 @@ def loqo(X, y, questions, datasets, names, l2, adjust=None) -> np.ndarray:
 def loqo_through_grader(rows, X, y, questions, datasets, names, embedder) -> dict[str, dict]:
     import tempfile
 
-    from interviewer.evaluation import dataset_scale, grade_rows
+    from interviewer.grading.evaluation import dataset_scale, grade_rows
     from interviewer.grading.offline import OfflineGrader
 
     totals = np.zeros(len(rows))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.app_server import AppServer
+from interviewer.testing.app_server import AppServer
 
 pytestmark = pytest.mark.slow
 

@@ -16,11 +16,11 @@ import sys
 
 import pytest
 
-from bench.common import call, client, new_browser, start_args
+from interviewer.bench.common import call, client, new_browser, start_args
 from interviewer.config import REPO_ROOT, Settings
 from interviewer.models import SessionConfig
-from interviewer.transcripts import TranscriptStore
-from tests.app_server import inprocess_app
+from interviewer.store import TranscriptStore
+from interviewer.testing.app_server import inprocess_app
 
 MAX = 4000
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4"
@@ -46,7 +46,7 @@ def _stored_text(text: str) -> str:
 
 @pytest.fixture(scope="module")
 def engine(bank, embedder, tmp_path_factory):
-    from interviewer.factory import build_engine
+    from interviewer.engine.factory import build_engine
 
     data = tmp_path_factory.mktemp("bad-engine")
     settings = Settings.from_env({"MIANSHI_DATA_DIR": str(data), "MIANSHI_INTERVIEWER": "offline"})

@@ -17,7 +17,7 @@ from interviewer.export import (
     FORMAT_VERSION, InvalidExport, dumps_json, import_json, md_escape, md_fence, to_json, to_markdown,
 )
 from interviewer.models import CriterionScore, Grade, KeyPointStatus, KeyPointVerdict, Provenance, Turn
-from interviewer.transcripts import Scrubber, TranscriptStore
+from interviewer.store import Scrubber, TranscriptStore
 
 INJECTION = ('<script>alert("x")</script> <img src=x onerror=alert(1)> [click](javascript:alert(1)) '
              "**bold** # not a heading\n```\n</code></pre><b>out</b>\n````")

@@ -10,10 +10,10 @@ import pytest
 from interviewer.config import Settings
 from interviewer.grading.rubric import RUBRIC_VERSION, criteria_for, weighted_total
 from interviewer.interviewers import OfflineInterviewer
-from interviewer.interviewers.base import coverage
+from interviewer.text import coverage
 from interviewer.models import (CriterionScore, Grade, KeyPointStatus, KeyPointVerdict, Provenance, QuestionCard,
                                 SessionConfig)
-from interviewer.session import (Event, InterviewEngine, Phase, PlannerHistory, SessionState, card_key_points,
+from interviewer.engine.session import (Event, InterviewEngine, Phase, PlannerHistory, SessionState, card_key_points,
                                  plan_questions)
 
 
@@ -253,7 +253,7 @@ def test_event_and_report_models_serialise():
 
 def test_offline_session_end_to_end_on_the_real_bank(bank, embedder, tmp_path):
     from interviewer.grading.offline import OfflineGrader
-    from interviewer.transcripts import TranscriptStore
+    from interviewer.store import TranscriptStore
 
     settings = Settings.from_env({"MIANSHI_DATA_DIR": str(tmp_path), "MIANSHI_MAX_ANSWER_CHARS": "300"})
     store = TranscriptStore.from_settings(settings)

@@ -14,11 +14,9 @@ import pytest
 
 from interviewer.config import Settings
 from interviewer.models import CriterionScore, Grade, KeyPointStatus, KeyPointVerdict, Provenance, Turn
-from interviewer.recorder import Recorder
-from interviewer.transcripts import (
-    MIGRATIONS, SCHEMA_VERSION, Scrubber, SessionNotFound, StoreError, StoreUnavailable, TranscriptStore,
-    migrate,
-)
+from interviewer.engine.recorder import Recorder
+from interviewer.store import Scrubber, SessionNotFound, StoreError, StoreUnavailable, TranscriptStore
+from interviewer.store.schema import MIGRATIONS, SCHEMA_VERSION, migrate
 
 KEY = "sk-proj-Abc123DEF456ghi789JKL012mno345"
 
@@ -456,7 +454,7 @@ def _cards():
 def test_engine_session_is_recorded_and_resumes_from_the_store(store):
     from interviewer.interviewers import OfflineInterviewer
     from interviewer.models import SessionConfig
-    from interviewer.session import InterviewEngine, SessionState
+    from interviewer.engine.session import InterviewEngine, SessionState
 
     bank = ListBank(_cards())
     engine = InterviewEngine(bank, OfflineInterviewer(), FixedGrader(), store)

@@ -122,7 +122,7 @@ class OfflineGrader:
 
     def __init__(self, embedder=None, calibration_path: Path | str | None = None):
         if embedder is None:
-            from interviewer.embedding import Embedder
+            from interviewer.bank.embedding import Embedder
 
             embedder = Embedder()
         self.embedder = embedder

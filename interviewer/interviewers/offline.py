@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from interviewer.interviewers.base import Chunk, coverage
-from interviewer.keyword import load_jieba
+from interviewer.interviewers.base import Chunk
 from interviewer.models import Language, QuestionCard
+from interviewer.text import coverage, load_jieba
 
 _LATIN_TERM = re.compile(r"[A-Za-z][A-Za-z0-9_+\-./]*(?:\s+[A-Za-z][A-Za-z0-9_+\-./]*){0,2}")
 _HEAD = re.compile(r"^\s*([^：:，,。；;（(]{2,16})[：:]")

@@ -64,7 +64,7 @@ class InterviewUI:
 
     # ------------------------------------------------------------------ state
     def _state_class(self):
-        from interviewer.session import SessionState
+        from interviewer.engine.session import SessionState
 
         return SessionState
 
@@ -76,7 +76,7 @@ class InterviewUI:
             return None
         if st is not None and getattr(st, "id", None) == sid and st.owner == owner:
             return st
-        from interviewer.transcripts import SessionNotFound, StoreError
+        from interviewer.store import SessionNotFound, StoreError
 
         try:
             state = self._from_store(sid, owner)
@@ -122,7 +122,7 @@ class InterviewUI:
         warning to show when the store could not take it (callable from any thread)."""
         if state is None:
             return None
-        from interviewer.transcripts import StoreError
+        from interviewer.store import StoreError
 
         try:
             self.engine.record_session(state)
@@ -189,7 +189,7 @@ class InterviewUI:
         return gr.update(value=md, visible=bool(md)), gr.update(value=js, visible=bool(js))
 
     def export_files(self, state) -> tuple[str | None, str | None]:
-        from interviewer.transcripts import StoreError
+        from interviewer.store import StoreError
 
         try:
             record = self.s.store.get_session(state.id, owner=state.owner)
@@ -280,7 +280,7 @@ class InterviewUI:
         the request. This thread alone reads the state until it is done, and it runs to the end
         even if the browser went away, so the turn is graded and stored.
         """
-        from interviewer.llm import before_request
+        from interviewer.llm.client import before_request
 
         eager = self.settings.use_llm
         pending = ""
@@ -427,7 +427,7 @@ def write_exports(services: Services, record) -> tuple[str, str]:
     files to its cache). One file per session and format, replaced whole on each export, so
     exporting again does not pile up files."""
     from interviewer import export
-    from interviewer.transcripts import Scrubber
+    from interviewer.store import Scrubber
 
     scrubber = Scrubber.from_settings(services.settings)
     out = services.export_dir

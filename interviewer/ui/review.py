@@ -59,7 +59,7 @@ class ReviewUI:
         return gr.update(choices=choices, value=None), self.ui.mastery(self._owner(bs))
 
     def _record(self, session_id, bs):
-        from interviewer.transcripts import SessionNotFound
+        from interviewer.store import SessionNotFound
 
         if not session_id:
             return None
@@ -114,7 +114,7 @@ class ReviewUI:
 
     def regrade(self, session_id, bs):
         """Grade every answered question again with the current grader; old grades stay beside."""
-        from interviewer.session import card_key_points
+        from interviewer.engine.session import card_key_points
 
         record = self._record(session_id, bs)
         if record is None:
@@ -153,7 +153,7 @@ class ReviewUI:
         the reason; nothing is written then.
         """
         from interviewer.export import MAX_IMPORT_BYTES, InvalidExport, import_json
-        from interviewer.transcripts import StoreError
+        from interviewer.store import StoreError
 
         owner = (bs or {}).get("browser_id") if isinstance(bs, dict) else None
         listing, mastery = self.list_sessions(topic, min_score, bs)

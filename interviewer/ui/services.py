@@ -85,10 +85,10 @@ def build_services(settings: Settings) -> Services:
 
     One embedder serves the bank and the offline grader; the store is the engine's recorder.
     """
-    from interviewer.bank import QuestionBank
-    from interviewer.embedding import Embedder
-    from interviewer.factory import build_engine
-    from interviewer.transcripts import TranscriptStore
+    from interviewer.bank.bank import QuestionBank
+    from interviewer.bank.embedding import Embedder
+    from interviewer.engine.factory import build_engine
+    from interviewer.store import TranscriptStore
 
     embedder = Embedder()
     bank = QuestionBank.open(settings, embedder=embedder)
@@ -102,7 +102,7 @@ def warm_up(embedder) -> None:
     """Load the sentence encoder and jieba's dictionary (what the offline grader and search use)."""
     if embedder is None:
         return
-    from interviewer.keyword import load_jieba
+    from interviewer.text import load_jieba
 
     try:
         embedder.encode(["预热 warm-up"])

@@ -8,7 +8,7 @@ Figures (each printed next to its target, PASS/MISS):
   memory           RSS of the app process tree after start and after 50 sessions (the load test)
   load             N candidates at once, p50/p95 turn, errors, lost/crossed turns in the store
 
-Everything runs on 127.0.0.1: the app (tests/app_server.py) and the fake model on free ports.
+Everything runs on 127.0.0.1: the app (interviewer/testing/app_server.py) and the fake model on free ports.
 The machine's load average is printed with the figures: on a shared 2-core box it matters.
 """
 
@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.common import (HttpApi, answer_of_length, call, client, fake_model_script,
+from interviewer.bench.common import (HttpApi, answer_of_length, call, client, fake_model_script,
                           load_answers, new_browser, percentile, rss_tree, start_args)
 
 MB = 1024 * 1024
@@ -55,7 +55,7 @@ class Figure:
 
 
 def _server(data_dir: Path, **env):
-    from tests.app_server import AppServer
+    from interviewer.testing.app_server import AppServer
 
     return AppServer(data_dir, **env)
 
@@ -84,11 +84,11 @@ def cold_start(data_dir: Path, **env) -> tuple[float, "object"]:
 
 def offline_grading(data_dir: Path, samples: int, answers: list[str]) -> dict[int, list[float]]:
     """Seconds per OfflineGrader.grade on the real cards' key points (bank already built in data_dir)."""
-    from interviewer.bank import QuestionBank
+    from interviewer.bank.bank import QuestionBank
     from interviewer.config import Settings
-    from interviewer.embedding import Embedder
+    from interviewer.bank.embedding import Embedder
     from interviewer.grading.offline import OfflineGrader
-    from interviewer.session import card_key_points
+    from interviewer.engine.session import card_key_points
 
     settings = Settings.from_env({"MIANSHI_DATA_DIR": str(data_dir), "MIANSHI_INTERVIEWER": "offline"})
     embedder = Embedder()
@@ -201,7 +201,7 @@ def llm_figures(data_dir: Path, turns: int, answers: list[str], rng: random.Rand
 
 def run(quick: bool = False, as_json: bool = False, candidates: int | None = None,
         load_only: bool = False, think: float = 10.0, llm_only: bool = False) -> int:
-    from bench.load import run_load
+    from interviewer.bench.load import run_load
 
     answers = load_answers()
     rng = random.Random(3)

@@ -96,7 +96,7 @@ def inprocess_app(settings, bank, embedder, store, **engine_kw):
     For tests that need to reach inside the running app (swap the store, script the model) while
     still going through real HTTP and the real queue. Yields (url, demo).
     """
-    from interviewer.factory import build_engine
+    from interviewer.engine.factory import build_engine
     from interviewer.ui.app import build_app
     from interviewer.ui.services import Services
 

@@ -1,6 +1,6 @@
 """The Chroma collection that holds the question cards' dense vectors.
 
-Our own offline embedding function (wrapping interviewer.embedding.Embedder) is registered with
+Our own offline embedding function (wrapping interviewer.bank.embedding.Embedder) is registered with
 Chroma under a fixed name, so a collection reopened by any client -- even one that does not pass
 an embedding function -- rebuilds ours from its stored config and never falls back to Chroma's
 default (which downloads a model from the network).
@@ -16,7 +16,7 @@ import numpy as np
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
 from chromadb.utils.embedding_functions import register_embedding_function
 
-from interviewer.embedding import EMBEDDING_DIM, EMBEDDING_MODEL, Embedder
+from interviewer.bank.embedding import EMBEDDING_DIM, EMBEDDING_MODEL, Embedder
 
 COLLECTION = "question_bank"
 ADD_BATCH = 256

@@ -29,7 +29,7 @@ def register(sub: "argparse._SubParsersAction") -> None:
 
 
 def _open(args, **kw):
-    from interviewer.bank import QuestionBank
+    from interviewer.bank.bank import QuestionBank
     from interviewer.config import Settings
 
     return QuestionBank.open(Settings.from_env(), **kw)

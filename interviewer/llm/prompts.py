@@ -1,4 +1,5 @@
-"""Prompts are versioned files in prompts/; a grade records the file and its SHA-256."""
+"""Prompts are versioned files shipped in the package (interviewer/llm/prompts/); a grade records the
+file and its SHA-256."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+PROMPTS_DIR = Path(__file__).resolve().parent / "prompts"
 
 
 class Prompt(BaseModel):

@@ -21,12 +21,13 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from interviewer.config import Settings
-from interviewer.corpus import SkippedFile, load_corpus
-from interviewer.embedding import EMBEDDING_MODEL, Embedder
-from interviewer.extract import EXTRACTOR_VERSION, extract_cards
-from interviewer.keyword import BM25Index, tokenize
+from interviewer.bank.corpus import SkippedFile, load_corpus
+from interviewer.bank.embedding import EMBEDDING_MODEL, Embedder
+from interviewer.bank.extract import EXTRACTOR_VERSION, extract_cards
+from interviewer.bank.bm25 import BM25Index
+from interviewer.text import search_tokens
 from interviewer.models import TOPICS, QuestionCard
-from interviewer.notes import NotesError, apply_notes, load_notes, notes_path
+from interviewer.bank.notes import NotesError, apply_notes, load_notes, notes_path
 
 SearchMode = Literal["dense", "keyword", "fused"]
 MODES: tuple[str, ...] = ("dense", "keyword", "fused")
@@ -37,7 +38,7 @@ EMBED_BATCH = 64
 # Candidates each retriever contributes to fusion.
 CANDIDATES = 50
 # Fused score = DENSE_WEIGHT * dense' + (1 - DENSE_WEIGHT) * keyword', both rescaled to [0, 1]
-# per query (measured on tests/retrieval_set.py with bench/bank_bench.py; see docs/benchmarks-bank.md).
+# per query (measured on interviewer/bench/retrieval_set.py with interviewer/bench/bank_bench.py; see docs/benchmarks-bank.md).
 DENSE_WEIGHT = 0.7
 
 
@@ -66,7 +67,7 @@ def dense_texts(card: QuestionCard) -> list[str]:
 
     The question alone matches queries that reword the question; the question with its reviewed
     key points matches queries that name the answer's terms ("KV cache 分页管理" -> Paged
-    Attention). Measured on tests/retrieval_set.py (docs/benchmarks-bank.md): max over both beats
+    Attention). Measured on interviewer/bench/retrieval_set.py (docs/benchmarks-bank.md): max over both beats
     either one and beats one vector of everything.
     """
     texts = [card.question]
@@ -115,7 +116,7 @@ class QuestionBank:
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder | None = None, rebuild: bool = False,
              progress: bool = False, extra_paths=()) -> "QuestionBank":
-        from interviewer.chroma_store import ChromaStore
+        from interviewer.bank.vectors import ChromaStore
 
         embedder = embedder or Embedder()
         docs, skipped = load_corpus(settings.corpus_dir, extra_paths)
@@ -139,7 +140,7 @@ class QuestionBank:
             return cls(cards, snapshot["tokens"], store, embedder, report)
 
         cards, empty, problems = cls._extract(docs, npath)
-        tokens = [tokenize(keyword_text(c)) for c in cards]
+        tokens = [search_tokens(keyword_text(c)) for c in cards]
         cls._embed_into(store, embedder, cards, progress)
         settings.chroma_dir.mkdir(parents=True, exist_ok=True)
         _atomic_write(snap_path, json.dumps({
@@ -248,7 +249,7 @@ class QuestionBank:
         return dict(sorted(best.items(), key=lambda kv: -kv[1])[:n])
 
     def keyword_candidates(self, query: str, n: int) -> dict[int, float]:
-        hits = self._bm25.top(tokenize(query), n)
+        hits = self._bm25.top(search_tokens(query), n)
         best = hits[0][1] if hits else 1.0
         return {i: s / best for i, s in hits}
 

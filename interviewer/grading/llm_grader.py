@@ -20,11 +20,11 @@ from pydantic import BaseModel, Field
 from interviewer.config import Settings
 from interviewer.grading.cache import GradeCache, cache_key
 from interviewer.grading.rubric import RUBRIC_VERSION, criteria_for, weighted_total
-from interviewer.llm import (LANGUAGE_NAMES, ChatClient, LLMError, RetryPolicy, UnsupportedMode, neutralise,
+from interviewer.llm.client import (LANGUAGE_NAMES, ChatClient, LLMError, RetryPolicy, UnsupportedMode, neutralise,
                              render)
 from interviewer.models import (CriterionScore, Grade, KeyPointStatus, KeyPointVerdict, Provenance,
                                 QuestionKind)
-from interviewer.prompts import load_prompt
+from interviewer.llm.prompts import load_prompt
 
 GRADER_VERSION = "llm-1"
 PROMPT_FILE = "grade.v1.md"
@@ -74,7 +74,7 @@ class LLMGrader:
             from interviewer.grading.offline import OfflineGrader
 
             if embedder is None:
-                from interviewer.embedding import Embedder
+                from interviewer.bank.embedding import Embedder
 
                 embedder = Embedder()  # loads its model lazily: free unless a fallback happens
             fallback = OfflineGrader(embedder)

@@ -19,7 +19,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.common import answer_of_length, call, client, load_answers, new_browser, percentile, start_args
+from interviewer.bench.common import answer_of_length, call, client, load_answers, new_browser, percentile, start_args
 
 MAX_STEPS_PER_QUESTION = 4
 _last_candidates: list = []  # answer + follow-ups: a bound, so a broken session cannot loop
@@ -104,7 +104,7 @@ def _interview(url: str, cand: Candidate, questions: int, followups: bool, answe
 def verify_store(db_path: Path, cands: list[Candidate]) -> list[str]:
     """Each session in the store holds exactly its candidate's answers (in order, none lost, none
     from anyone else), one question turn per planned question, and a grade per answered question."""
-    from interviewer.transcripts import TranscriptStore
+    from interviewer.store import TranscriptStore
 
     problems: list[str] = []
     store = TranscriptStore(Path(db_path), readonly=True)

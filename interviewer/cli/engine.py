@@ -118,9 +118,9 @@ def _settings(offline: bool):
 def run_interview(args: argparse.Namespace, stdin=None, out=None) -> int:
     from pydantic import ValidationError
 
-    from interviewer.bank import QuestionBank
-    from interviewer.embedding import Embedder
-    from interviewer.factory import build_engine
+    from interviewer.bank.bank import QuestionBank
+    from interviewer.bank.embedding import Embedder
+    from interviewer.engine.factory import build_engine
     from interviewer.models import SessionConfig
 
     stdin = stdin or sys.stdin
@@ -137,7 +137,7 @@ def run_interview(args: argparse.Namespace, stdin=None, out=None) -> int:
     bank = QuestionBank.open(settings, embedder=embedder)
     recorder = None
     try:
-        from interviewer.transcripts import TranscriptStore
+        from interviewer.store import TranscriptStore
 
         recorder = TranscriptStore.from_settings(settings, card_topics=lambda cid: bank.get(cid).topics)
     except Exception as exc:  # a broken store must not stop practice; say so
@@ -166,11 +166,11 @@ def run_interview(args: argparse.Namespace, stdin=None, out=None) -> int:
 
 
 def run_grade(args: argparse.Namespace, out=None) -> int:
-    from interviewer.embedding import Embedder
-    from interviewer.factory import build_grader
-    from interviewer.keypoints import split_points
+    from interviewer.bank.embedding import Embedder
+    from interviewer.engine.factory import build_grader
+    from interviewer.bank.keypoints import split_points
     from interviewer.models import QuestionKind
-    from interviewer.session import card_key_points
+    from interviewer.engine.session import card_key_points
 
     out = out or sys.stdout
     settings = _settings(args.offline)
@@ -181,7 +181,7 @@ def run_grade(args: argparse.Namespace, out=None) -> int:
         key_points = split_points(args.reference)
         source = {"reference": "given"}
     else:
-        from interviewer.bank import QuestionBank
+        from interviewer.bank.bank import QuestionBank
 
         hits = QuestionBank.open(settings, embedder=embedder).search(args.question, k=1)
         if not hits:

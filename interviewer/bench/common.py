@@ -9,13 +9,9 @@ from __future__ import annotations
 import json
 import random
 import re
-import sys
 import uuid
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-if str(REPO_ROOT) not in sys.path:  # `tests.app_server` starts the real app; bench/ runs from anywhere
-    sys.path.insert(0, str(REPO_ROOT))
 
 ANSWERS_FILE = Path(__file__).with_name("answers.json")
 VIEW = ("chat", "cards", "report", "report_md", "report_json", "answer_box", "browser")

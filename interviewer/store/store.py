@@ -5,16 +5,16 @@ Design choices and why:
 * One SQLite file in the data directory, WAL mode, so readers (the review tab) never block the
   writers (many candidates answering at once) and a killed process loses at most the write in
   flight.
-* A connection per operation instead of a shared one: sqlite3 connections must not be shared
-  across threads, and a fresh connection costs far less than an answer takes to type. Every
-  write is its own ``BEGIN IMMEDIATE`` transaction, committed before the call returns.
-* The schema is versioned with ``PRAGMA user_version`` and an ordered list of migration
-  functions; opening an old file migrates it in one transaction.
-* Every string is scrubbed of secrets (the configured API key, anything that looks like an API
-  key) before it is written, so a key pasted into an answer never reaches the disk.
+* Writes go through one connection per process (``SharedConnection``), handed between threads by
+  a lock: sqlite3 connections must not be used by two threads at once, and one held connection
+  keeps the WAL open instead of checkpointing on every close. Reads open their own connection.
+  Every write is its own ``BEGIN IMMEDIATE`` transaction, committed before the call returns.
+* The schema is versioned (``schema.py``); opening an old file migrates it in one transaction.
+* Every string is scrubbed of secrets (``privacy.py``) before it is written, so a key pasted
+  into an answer never reaches the disk.
 * Failures to write (read-only directory, disk full, a file that is not a database) raise
-  ``StoreUnavailable`` with a message a UI can show as is; SQLite rolls the transaction back,
-  so the file is never left half-written.
+  ``StoreUnavailable`` (``errors.py``) with a message a UI can show as is; SQLite rolls the
+  transaction back, so the file is never left half-written.
 """
 
 from __future__ import annotations
@@ -22,351 +22,26 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
-from urllib.parse import urlparse
-
-from pydantic import BaseModel, Field
+from typing import Any
 
 from interviewer.config import Settings
 from interviewer.models import Grade, Turn, utcnow
-from interviewer.shared_connection import SharedConnection
+from interviewer.store.connection import SharedConnection
+from interviewer.store.errors import SessionExists, SessionNotFound, StoreUnavailable, _unavailable
+from interviewer.store.privacy import Scrubber
+from interviewer.store.records import (SessionRecord, SessionStatus, SessionSummary,
+                                       StoredGrade)
+from interviewer.store.schema import SCHEMA_VERSION, migrate
 
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 15_000
-REDACTED = "[REDACTED]"
-# Secrets shorter than this are not scrubbed by value: replacing every "abc" in an answer would
-# destroy the text, and no real key is that short (the patterns below still catch key shapes).
-MIN_SECRET_LEN = 8
-
-SessionStatus = Literal["active", "finished"]
-
-
-# --------------------------------------------------------------------------- errors
-
-class StoreError(Exception):
-    """Base class of the store's errors. ``str(err)`` is a message fit for the user."""
-
-
-class StoreUnavailable(StoreError):
-    """The store cannot be written (or opened): read-only location, disk full, not a database."""
-
-
-class SessionExists(StoreError):
-    """A session with that id is already stored (an import that must pick a new id)."""
-
-
-class SessionNotFound(StoreError, KeyError):
-    """No session with that id (or not one the given owner may see)."""
-
-    def __str__(self) -> str:  # KeyError would repr() the message
-        return str(self.args[0]) if self.args else "session not found"
-
-
-def _unavailable(exc: BaseException, path: Path, writing: bool) -> StoreUnavailable:
-    """Translate a low-level error into a message a candidate or an operator can act on."""
-    text = str(exc).lower()
-    where = f"the transcript store at {path}"
-    if "readonly" in text or "read-only" in text or isinstance(exc, PermissionError):
-        msg = f"{where} is read-only; the session was not saved (check that the data directory is writable)"
-    elif "full" in text or getattr(exc, "errno", None) == 28:
-        msg = f"the disk holding {where} is full; the session was not saved"
-    elif "not a database" in text or "malformed" in text:
-        msg = f"{where} is not a valid database file (it may be damaged); nothing was written to it"
-    elif "locked" in text or "busy" in text:
-        msg = f"{where} is busy (locked by another process for too long); try again"
-    elif "unable to open" in text or isinstance(exc, (FileNotFoundError, NotADirectoryError, OSError)):
-        msg = f"{where} cannot be opened ({exc}); check the data directory"
-    else:
-        msg = f"{where} failed {'to write' if writing else 'to read'}: {exc}"
-    return StoreUnavailable(msg)
-
-
-# --------------------------------------------------------------------------- privacy
-
-# Shapes of API keys and tokens that must never be stored even when they are not our own key.
-_KEY_PATTERNS: tuple[re.Pattern[str], ...] = (
-    re.compile(r"\bsk-[A-Za-z0-9][A-Za-z0-9_\-]{15,}"),           # OpenAI / Anthropic style
-    re.compile(r"\bhf_[A-Za-z0-9]{30,}"),                          # Hugging Face
-    re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}"),                   # GitHub
-    re.compile(r"\bAKIA[0-9A-Z]{16}\b"),                           # AWS access key id
-    re.compile(r"\bAIza[0-9A-Za-z_\-]{35}"),                       # Google API key
-    re.compile(r"(?i)(?<=bearer )[A-Za-z0-9._\-]{20,}"),           # Authorization: Bearer ...
-)
-# The lower-case literal every match of each pattern contains, in the same order.
-_KEY_MARKERS: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = tuple(zip(
-    (("sk-",), ("hf_",), ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"), ("akia",), ("aiza",), ("bearer ",)),
-    _KEY_PATTERNS))
-_SECRET_ENV_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL)", re.I)
-
-
-class Scrubber:
-    """Replaces known secret values and API-key-shaped strings with ``[REDACTED]``."""
-
-    def __init__(self, secrets: tuple[str, ...] | list[str] = ()) -> None:
-        # Longest first so a secret that contains another is replaced whole.
-        uniq = {s for s in secrets if s and len(s) >= MIN_SECRET_LEN}
-        self._secrets = tuple(sorted(uniq, key=len, reverse=True))
-        # How each secret appears inside JSON text (a quote or backslash in it is escaped there),
-        # for the one-pass check of a whole structure.
-        in_json = {json.dumps(s, ensure_ascii=False)[1:-1] for s in self._secrets} - set(self._secrets)
-        self._needles = self._secrets + tuple(in_json)
-
-    @classmethod
-    def from_settings(cls, settings: Settings | None, env: Mapping[str, str] | None = None) -> "Scrubber":
-        """Secrets of the settings plus every secret-looking environment variable's value.
-
-        Environment values are included because Spaces secrets (HF_TOKEN, other keys) live there
-        and a candidate could paste one; they are only used to redact, never stored.
-        """
-        env = os.environ if env is None else env
-        secrets: list[str] = []
-        if settings is not None:
-            if settings.openai_api_key is not None:
-                secrets.append(settings.openai_api_key.get_secret_value())
-            if settings.openai_base_url:
-                parsed = urlparse(settings.openai_base_url)
-                if parsed.password:
-                    secrets.append(parsed.password)
-        secrets += [v for k, v in env.items() if _SECRET_ENV_NAME.search(k)]
-        return cls(secrets)
-
-    def finds(self, value: str) -> bool:
-        """Whether value (a string, or a structure's JSON text) holds anything this scrubber
-        would replace.
-
-        Each key shape starts with a fixed marker; looking for the markers first keeps this one
-        fast pass over a whole snapshot (the regexes alone cost ~1 ms each per 50 KB).
-        """
-        if any(secret in value for secret in self._needles):
-            return True
-        lowered = value.lower()
-        return any(any(m in lowered for m in markers) and pattern.search(value)
-                   for markers, pattern in _KEY_MARKERS)
-
-    def text(self, value: str) -> str:
-        for secret in self._secrets:
-            if secret in value:
-                value = value.replace(secret, REDACTED)
-        for pattern in _KEY_PATTERNS:
-            value = pattern.sub(REDACTED, value)
-        return value
-
-    def __call__(self, value: Any) -> Any:
-        """Scrub every string inside a JSON-like value (dicts, lists, strings).
-
-        A structure is first checked in one pass over its JSON text, and walked string by string
-        only when that finds something: snapshots and exports are written on every step and
-        almost never hold a secret (the walk cost ~6 ms per exported session).
-        """
-        if isinstance(value, (dict, list, tuple)) and not self.finds(_dumps(value)):
-            return value
-        return self._walk(value)
-
-    def _walk(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return self.text(value)
-        if isinstance(value, dict):
-            return {k: self._walk(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [self._walk(v) for v in value]
-        return value
-
-
-# --------------------------------------------------------------------------- read models
-
-class SessionSummary(BaseModel):
-    """One row of the session list (the review tab's table, `python -m interviewer sessions`)."""
-
-    id: str
-    owner: str
-    created_at: datetime
-    updated_at: datetime
-    status: SessionStatus
-    n_questions: int
-    n_answered: int
-    n_graded: int
-    overall: float | None = Field(description="mean of the current grades' totals, 0-10")
-    topics: list[str]
-    interviewer_label: str = ""
-    grader_label: str = ""
-
-
-class GradeRecord(BaseModel):
-    """A grade as kept for a question of a session: what the store holds and an export carries."""
-
-    question_id: str = Field(min_length=1)
-    answer: str
-    grade: Grade
-    grader: str | None = None
-    model: str | None = None
-    rubric_version: str | None = None
-    topics: list[str] = Field(default_factory=list)
-    created_at: datetime
-    is_current: bool
-
-
-class StoredGrade(GradeRecord):
-    id: int
-    session_id: str
-
-
-class QuestionView(BaseModel):
-    """Everything about one question of a session, in plan order: for review and export."""
-
-    question_id: str
-    turns: list[Turn]
-    grade: StoredGrade | None = Field(description="the current grade")
-    superseded: list[StoredGrade] = Field(description="earlier grades, oldest first")
-
-
-class SessionRecord(SessionSummary):
-    """A whole session: its settings, snapshot, every turn and every grade (superseded too)."""
-
-    config: dict[str, Any] = Field(default_factory=dict)
-    plan: list[str] = Field(default_factory=list)
-    state: dict[str, Any] | None = None
-    turns: list[Turn] = Field(default_factory=list)
-    grades: list[StoredGrade] = Field(default_factory=list)
-
-    def current_grades(self) -> dict[str, StoredGrade]:
-        return {g.question_id: g for g in self.grades if g.is_current}
-
-    def grades_for(self, question_id: str) -> list[StoredGrade]:
-        return [g for g in self.grades if g.question_id == question_id]
-
-    def questions(self) -> list[QuestionView]:
-        """Questions in plan order, then any others that have turns or grades."""
-        order: list[str] = list(dict.fromkeys(self.plan))
-        for qid in [t.question_id for t in self.turns] + [g.question_id for g in self.grades]:
-            if qid is not None and qid not in order:
-                order.append(qid)
-        views = []
-        for qid in order:
-            turns = [t for t in self.turns if t.question_id == qid]
-            grades = sorted(self.grades_for(qid), key=lambda g: g.id)
-            if not turns and not grades:
-                continue  # planned but never reached
-            current = next((g for g in grades if g.is_current), None)
-            views.append(QuestionView(question_id=qid, turns=turns, grade=current,
-                                      superseded=[g for g in grades if not g.is_current]))
-        return views
-
-
-# --------------------------------------------------------------------------- schema
-
-def _run_script(conn: sqlite3.Connection, script: str) -> None:
-    # Not executescript(): on Python 3.11 it commits the open transaction first, which would
-    # make a migration non-atomic. Our scripts have no ';' inside statements.
-    for statement in script.split(";"):
-        if statement.strip():
-            conn.execute(statement)
-
-
-def _migration_1(conn: sqlite3.Connection) -> None:
-    _run_script(conn, 
-        """
-        CREATE TABLE sessions (
-            id TEXT PRIMARY KEY,
-            owner TEXT NOT NULL DEFAULT '',
-            created_at TEXT NOT NULL,
-            updated_at TEXT NOT NULL,
-            status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'finished')),
-            config TEXT NOT NULL DEFAULT '{}',
-            plan TEXT NOT NULL DEFAULT '[]',
-            interviewer_label TEXT NOT NULL DEFAULT '',
-            state TEXT
-        );
-        CREATE TABLE turns (
-            id INTEGER PRIMARY KEY,
-            session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-            idx INTEGER NOT NULL,
-            question_id TEXT,
-            role TEXT NOT NULL,
-            kind TEXT NOT NULL,
-            text TEXT NOT NULL,
-            truncated INTEGER NOT NULL DEFAULT 0,
-            created_at TEXT NOT NULL,
-            UNIQUE (session_id, idx)
-        );
-        CREATE TABLE grades (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-            question_id TEXT NOT NULL,
-            answer TEXT NOT NULL,
-            grade TEXT NOT NULL,
-            grader TEXT,
-            model TEXT,
-            rubric_version TEXT,
-            created_at TEXT NOT NULL,
-            is_current INTEGER NOT NULL DEFAULT 1
-        );
-        CREATE INDEX grades_session ON grades(session_id, question_id);
-        """
-    )
-
-
-def _migration_2(conn: sqlite3.Connection) -> None:
-    """Grader label on sessions, topics and the total on grades (for progress), and indexes.
-
-    At most one current grade per question is enforced by a partial unique index, so a regrade
-    can never leave two "current" grades behind.
-    """
-    _run_script(conn, 
-        """
-        ALTER TABLE sessions ADD COLUMN grader_label TEXT NOT NULL DEFAULT '';
-        ALTER TABLE grades ADD COLUMN topics TEXT NOT NULL DEFAULT '[]';
-        ALTER TABLE grades ADD COLUMN total REAL;
-        UPDATE grades SET total = json_extract(grade, '$.total');
-        UPDATE grades SET is_current = 0 WHERE is_current = 1 AND id NOT IN (
-            SELECT MAX(id) FROM grades WHERE is_current = 1 GROUP BY session_id, question_id);
-        CREATE UNIQUE INDEX grades_one_current ON grades(session_id, question_id) WHERE is_current = 1;
-        CREATE INDEX sessions_owner ON sessions(owner, created_at);
-        """
-    )
-
-
-# Ordered: MIGRATIONS[i] brings a database from user_version i to i + 1. Append, never edit.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_migration_1, _migration_2)
-SCHEMA_VERSION = len(MIGRATIONS)
-
-
-def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
-    """Apply the missing migrations up to ``target`` in one transaction; return the new version.
-
-    The version is re-read inside the write lock so two processes opening a new file at once
-    do not both run a migration.
-    """
-    current = conn.execute("PRAGMA user_version").fetchone()[0]
-    if current >= target:
-        return current
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        current = conn.execute("PRAGMA user_version").fetchone()[0]
-        if current > SCHEMA_VERSION:
-            raise StoreUnavailable(
-                f"the transcript store has schema version {current}, newer than this program "
-                f"({SCHEMA_VERSION}); upgrade Mianshi")
-        for version in range(current, target):
-            MIGRATIONS[version](conn)
-            log.info("transcript store migrated to schema version %d", version + 1)
-        # PRAGMA does not take parameters; target is an int we computed.
-        conn.execute(f"PRAGMA user_version = {int(max(current, target))}")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    return max(current, target)
-
-
-# --------------------------------------------------------------------------- helpers
 
 def _ts(value: Any = None) -> str:
     """A sortable UTC ISO timestamp from a datetime, an ISO string or now."""
@@ -391,7 +66,6 @@ def _status_of(session: Mapping[str, Any]) -> SessionStatus:
     return "finished" if session.get("phase") == "finished" or session.get("finished_at") else "active"
 
 
-# --------------------------------------------------------------------------- the store
 
 class TranscriptStore:
     """SQLite transcript store. Implements the engine's ``Recorder`` protocol.
@@ -849,8 +523,13 @@ class TranscriptStore:
         out: dict[str, list[sqlite3.Row]] = {}
         if not ids:
             return out
-        for row in conn.execute("SELECT session_id, total, topics FROM grades WHERE is_current = 1"):
-            out.setdefault(row["session_id"], []).append(row)
+        # In chunks: SQLite limits the number of bound parameters of one statement.
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in conn.execute(f"SELECT session_id, total, topics FROM grades WHERE is_current = 1 "
+                                    f"AND session_id IN ({marks})", chunk):
+                out.setdefault(row["session_id"], []).append(row)
         return out
 
     @staticmethod

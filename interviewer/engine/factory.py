@@ -7,7 +7,7 @@ both falling back to the offline ones, which need no key and no network.
 from __future__ import annotations
 
 from interviewer.config import Settings
-from interviewer.llm import ChatClient, RetryPolicy
+from interviewer.llm.client import ChatClient, RetryPolicy
 
 
 def build_interviewer(settings: Settings, *, offline: bool = False, retry: RetryPolicy | None = None,
@@ -16,7 +16,7 @@ def build_interviewer(settings: Settings, *, offline: bool = False, retry: Retry
 
     if offline or not settings.use_llm:
         return OfflineInterviewer()
-    from interviewer.interviewers.llm import LLMInterviewer
+    from interviewer.interviewers.llm_interviewer import LLMInterviewer
 
     # Some warmth in phrasing is fine; grading is the part that must be deterministic.
     client = ChatClient(settings, temperature=0.7, retry=retry, timeout=timeout)
@@ -28,13 +28,13 @@ def build_grader(settings: Settings, embedder=None, *, offline: bool = False, re
     from interviewer.grading.offline import OfflineGrader
 
     if embedder is None:
-        from interviewer.embedding import Embedder
+        from interviewer.bank.embedding import Embedder
 
         embedder = Embedder()
     offline_grader = OfflineGrader(embedder)
     if offline or not settings.use_llm:
         return offline_grader
-    from interviewer.grading.llm import LLMGrader
+    from interviewer.grading.llm_grader import LLMGrader
 
     return LLMGrader.from_settings(settings, fallback=offline_grader, retry=retry, timeout=timeout)
 
@@ -42,7 +42,7 @@ def build_grader(settings: Settings, embedder=None, *, offline: bool = False, re
 def build_engine(settings: Settings, bank, *, embedder=None, recorder=None, offline: bool = False,
                  retry: RetryPolicy | None = None, timeout: float | None = None):
     """The engine the app and the CLI use. `offline=True` forces the offline pair."""
-    from interviewer.session import InterviewEngine
+    from interviewer.engine.session import InterviewEngine
 
     return InterviewEngine(bank, build_interviewer(settings, offline=offline, retry=retry, timeout=timeout),
                            build_grader(settings, embedder, offline=offline, retry=retry, timeout=timeout),

@@ -1,6 +1,6 @@
 """Labelled retrieval queries: each is written in other words than its question (paraphrase, another
 language or mixed), mapped to the card id it must find. Used by tests/test_bank.py and
-bench/bank_bench.py."""
+interviewer/bench/bank_bench.py."""
 
 from __future__ import annotations
 

@@ -39,7 +39,7 @@ def register(sub: "argparse._SubParsersAction") -> None:
 
 def _store():
     from interviewer.config import Settings
-    from interviewer.transcripts import TranscriptStore
+    from interviewer.store import TranscriptStore
 
     return TranscriptStore.from_settings(Settings.from_env())
 
@@ -53,7 +53,7 @@ def _guard(handler):
     """Turn the store's and the importer's typed errors into one line on stderr."""
     def run(args: argparse.Namespace) -> int:
         from interviewer.export import InvalidExport
-        from interviewer.transcripts import StoreError
+        from interviewer.store import StoreError
 
         try:
             return handler(args)

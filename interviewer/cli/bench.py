@@ -1,6 +1,6 @@
 """`python -m interviewer bench`: speed, memory and load figures of this machine against the targets.
 
-The benchmark code lives in bench/ at the repository root (it starts the real app from there).
+The benchmark code lives in interviewer/bench/; it starts the real app from the checkout's app.py.
 """
 
 from __future__ import annotations
@@ -26,14 +26,10 @@ def register(sub: "argparse._SubParsersAction") -> None:
 def _bench(args: argparse.Namespace) -> int:
     import sys
 
-    from interviewer.config import REPO_ROOT
-
-    if str(REPO_ROOT) not in sys.path:
-        sys.path.insert(0, str(REPO_ROOT))
     try:
-        from bench.run import run
+        from interviewer.bench.run import run
     except ImportError as exc:
-        print(f"bench: the benchmark needs the repository checkout (bench/, tests/app_server.py) and the dev "
+        print(f"bench: the benchmark needs the dev "
               f"dependencies (gradio_client): {exc}", file=sys.stderr)
         return 2
     return run(quick=args.quick, as_json=args.json, candidates=args.candidates, load_only=args.load_only,

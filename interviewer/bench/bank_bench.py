@@ -1,7 +1,7 @@
 """Question bank benchmark: retrieval quality on the labelled set and speed on the real corpus and on
 a generated 10,000-card bank.
 
-    uv run --frozen python bench/bank_bench.py [--cards 10000] [--queries 200]
+    uv run --frozen python -m interviewer.bench.bank_bench [--cards 10000] [--queries 200]
 
 Prints top-1 and MRR for dense, keyword and fused retrieval, ingest throughput and query latency
 (p50/p95), with the machine's core count and the date. Everything runs in a temporary data dir.
@@ -20,12 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from interviewer.bank import QuestionBank  # noqa: E402
-from interviewer.config import REPO_ROOT, Settings  # noqa: E402
-from interviewer.embedding import Embedder  # noqa: E402
-from tests.retrieval_set import RETRIEVAL_SET  # noqa: E402
+from interviewer.bank.bank import QuestionBank
+from interviewer.config import REPO_ROOT, Settings
+from interviewer.bank.embedding import Embedder
+from interviewer.bench.retrieval_set import RETRIEVAL_SET
 
 TERMS = ["LoRA", "QLoRA", "P-Tuning", "RLHF", "PPO", "DPO", "GRPO", "KV cache", "vLLM", "FlashAttention",
          "PagedAttention", "ZeRO", "DeepSpeed", "Megatron", "FSDP", "混合精度", "张量并行", "流水线并行",

@@ -11,11 +11,11 @@ import sys
 
 # module -> registers its sub-commands on the shared sub-parser
 COMMAND_MODULES = (
-    "interviewer.cli_bank",         # ingest, questions, search
-    "interviewer.cli_engine",       # interview, grade
-    "interviewer.cli_eval",         # eval grading
-    "interviewer.cli_transcripts",  # sessions, export, import, delete
-    "interviewer.cli_bench",        # bench
+    "interviewer.cli.bank",         # ingest, questions, search
+    "interviewer.cli.engine",       # interview, grade
+    "interviewer.cli.eval",         # eval grading
+    "interviewer.cli.transcripts",  # sessions, export, import, delete
+    "interviewer.cli.bench",        # bench
 )
 
 

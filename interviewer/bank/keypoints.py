@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 
+from interviewer.text import CJK_CHAR, text_units
+
 # A point shorter than this (in "units": CJK chars count 1, latin words count 2) is merged.
 MIN_UNITS = 6
 # More points than this makes per-point verdicts noisy and the grade page unreadable;
@@ -40,12 +42,10 @@ _CLAUSE_END = re.compile(r"(?<=[，,])")
 # A sentence opening with a pronoun or connective continues the previous sentence's point.
 _CONTINUATION = re.compile(r"^(这种|这样|这些|这个|这|它们|它|其|该|此|因此|所以|从而|(it|this|these|they|thus|therefore|hence)\b)",
                            re.IGNORECASE)
-_CJK = re.compile(r"[\u4e00-\u9fff]")
-_LATIN_WORD = re.compile(r"[A-Za-z0-9_]+")
 
 
 def _units(text: str) -> int:
-    return len(_CJK.findall(text)) + 2 * len(_LATIN_WORD.findall(text))
+    return text_units(text, latin_weight=2)
 
 
 def _clean(text: str) -> str:
@@ -80,7 +80,7 @@ def _pieces(text: str) -> list[str]:
                     sentence = sentence.strip()
                     # "这种方法帮助……" / "It also ..." continues the previous sentence's point.
                     if sentences and _CONTINUATION.match(sentence) and len(sentences[-1]) + len(sentence) <= MAX_POINT_CHARS:
-                        sentences[-1] = f"{sentences[-1]}{'' if _CJK.match(sentence) else ' '}{sentence}"
+                        sentences[-1] = f"{sentences[-1]}{'' if CJK_CHAR.match(sentence) else ' '}{sentence}"
                     else:
                         sentences.append(sentence)
                 for sentence in sentences:

@@ -34,7 +34,7 @@ def _fail(message: str) -> int:
 
 def _make_grader(kind: str):
     """(grader, model label) or raises SystemExit-worthy RuntimeError with a clear message."""
-    from interviewer.embedding import Embedder
+    from interviewer.bank.embedding import Embedder
 
     if kind == "offline":
         from interviewer.grading.offline import OfflineGrader
@@ -48,7 +48,7 @@ def _make_grader(kind: str):
         raise RuntimeError("--grader llm: no model configured (set OPENAI_API_KEY and/or OPENAI_BASE_URL, "
                            "and MIANSHI_MODEL); nothing was measured")
     try:
-        from interviewer.grading.llm import LLMGrader
+        from interviewer.grading.llm_grader import LLMGrader
     except ImportError as exc:
         raise RuntimeError(f"--grader llm: the LLM grader is not available ({exc})") from None
     # No offline fallback here: a fallback grade would be reported as the model's agreement.
@@ -67,7 +67,7 @@ class _NoFallback:
 
 
 def run_grading(args: argparse.Namespace) -> int:
-    from interviewer.evaluation import evaluate_grader, json_safe, latency_probe, load_rows
+    from interviewer.grading.evaluation import evaluate_grader, json_safe, latency_probe, load_rows
 
     if args.limit is not None and args.limit < 1:
         return _fail("--limit must be at least 1")

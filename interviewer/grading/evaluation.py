@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from interviewer.keypoints import split_points
+from interviewer.bank.keypoints import split_points
 from interviewer.models import QuestionKind
 
 REQUIRED_FIELDS = ("question", "reference", "answer", "score", "max_score")
