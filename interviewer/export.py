@@ -24,7 +24,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from interviewer.grading.rubric import criterion_name
 from interviewer.models import KeyPointStatus, SessionConfig, Turn, utcnow
 from interviewer.store import (
-    GradeRecord, Scrubber, SessionExists, SessionRecord, StoredGrade, TranscriptStore,
+    GradeRecord,
+    Scrubber,
+    SessionExists,
+    SessionRecord,
+    StoredGrade,
+    TranscriptStore,
 )
 
 FORMAT = "mianshi-session"
@@ -75,7 +80,7 @@ class ExportFile(_Strict):
         return v
 
     @model_validator(mode="after")
-    def _consistent(self) -> "ExportFile":
+    def _consistent(self) -> ExportFile:
         indexes = [t.index for t in self.turns]
         if len(set(indexes)) != len(indexes):
             raise ValueError("two turns have the same index")

@@ -28,10 +28,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from interviewer.grading.evaluation import load_rows, metrics  # noqa: E402
-from interviewer.grading import features as F  # noqa: E402
-from interviewer.grading.offline import apply_guards  # noqa: E402
 from interviewer.bank.keypoints import split_points  # noqa: E402
+from interviewer.grading import features as F  # noqa: E402
+from interviewer.grading.evaluation import load_rows, metrics  # noqa: E402
+from interviewer.grading.offline import apply_guards  # noqa: E402
 
 DATASETS = ("ads_zh_dev.jsonl", "saf_en_dev.jsonl")
 # Chosen by leave-one-question-out agreement (see docs/grading.md); kept small on purpose:

@@ -9,9 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from interviewer.bank.bank import QuestionBank, dense_texts
+from interviewer.bench.retrieval_set import RETRIEVAL_SET
 from interviewer.config import REPO_ROOT, Settings
 from interviewer.models import TOPICS
-from interviewer.bench.retrieval_set import RETRIEVAL_SET
 
 SEED = REPO_ROOT / "corpus"
 

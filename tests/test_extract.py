@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from interviewer.config import REPO_ROOT
 from interviewer.bank.corpus import MAX_BYTES, load_corpus
 from interviewer.bank.extract import extract_cards, normalise_section
-from interviewer.models import TOPICS, QuestionKind
 from interviewer.bank.notes import NotesEntry, NotesFile, apply_notes, load_notes, question_similarity
+from interviewer.config import REPO_ROOT
+from interviewer.models import TOPICS, QuestionKind
 
 CORPUS = REPO_ROOT / "corpus"
 DOCS = {"000_f1b1afb021c88bc1.txt": 25, "001_d9b2635feb76d0f0.txt": 12,

@@ -10,13 +10,13 @@ import re
 import pytest
 
 from interviewer.config import Settings
+from interviewer.engine.session import InterviewEngine, Phase
 from interviewer.grading.llm_grader import LLMGrader
-from interviewer.grading.rubric import RUBRIC_VERSION, CONCEPT_CRITERIA, weighted_total
+from interviewer.grading.rubric import CONCEPT_CRITERIA, RUBRIC_VERSION, weighted_total
 from interviewer.interviewers.llm_interviewer import LLMInterviewer
 from interviewer.llm.client import ChatClient, RetryPolicy, neutralise
-from interviewer.models import CriterionScore, QuestionCard, SessionConfig
 from interviewer.llm.prompts import load_prompt
-from interviewer.engine.session import InterviewEngine, Phase
+from interviewer.models import CriterionScore, QuestionCard, SessionConfig
 from interviewer.testing.fake_openai import FakeOpenAI, Reply
 
 FAST = RetryPolicy(max_retries=2, base_delay=0.01, max_delay=0.05)

@@ -8,14 +8,27 @@ import random
 import pytest
 
 from interviewer.config import Settings
+from interviewer.engine.session import (
+    Event,
+    InterviewEngine,
+    Phase,
+    PlannerHistory,
+    SessionState,
+    card_key_points,
+    plan_questions,
+)
 from interviewer.grading.rubric import RUBRIC_VERSION, criteria_for, weighted_total
 from interviewer.interviewers import OfflineInterviewer
+from interviewer.models import (
+    CriterionScore,
+    Grade,
+    KeyPointStatus,
+    KeyPointVerdict,
+    Provenance,
+    QuestionCard,
+    SessionConfig,
+)
 from interviewer.text import coverage
-from interviewer.models import (CriterionScore, Grade, KeyPointStatus, KeyPointVerdict, Provenance, QuestionCard,
-                                SessionConfig)
-from interviewer.engine.session import (Event, InterviewEngine, Phase, PlannerHistory, SessionState, card_key_points,
-                                 plan_questions)
-
 
 # --------------------------------------------------------------------------- small parts
 

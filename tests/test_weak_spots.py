@@ -11,9 +11,9 @@ import random
 
 from interviewer.config import Settings
 from interviewer.engine.factory import build_engine
+from interviewer.engine.session import Phase, plan_questions
 from interviewer.models import SessionConfig
 from interviewer.progress import history_for_planner
-from interviewer.engine.session import Phase, plan_questions
 from interviewer.store import TranscriptStore
 
 WEAK, STRONG = "分布式训练", "LangChain"

@@ -20,14 +20,14 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, Field
 
-from interviewer.config import Settings
+from interviewer.bank.bm25 import BM25Index
 from interviewer.bank.corpus import SkippedFile, load_corpus
 from interviewer.bank.embedding import EMBEDDING_MODEL, Embedder
 from interviewer.bank.extract import EXTRACTOR_VERSION, extract_cards
-from interviewer.bank.bm25 import BM25Index
-from interviewer.text import search_tokens
-from interviewer.models import TOPICS, QuestionCard
 from interviewer.bank.notes import NotesError, apply_notes, load_notes, notes_path
+from interviewer.config import Settings
+from interviewer.models import TOPICS, QuestionCard
+from interviewer.text import search_tokens
 
 SearchMode = Literal["dense", "keyword", "fused"]
 MODES: tuple[str, ...] = ("dense", "keyword", "fused")
@@ -115,7 +115,7 @@ class QuestionBank:
 
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder | None = None, rebuild: bool = False,
-             progress: bool = False, extra_paths=()) -> "QuestionBank":
+             progress: bool = False, extra_paths=()) -> QuestionBank:
         from interviewer.bank.vectors import ChromaStore
 
         embedder = embedder or Embedder()

@@ -47,7 +47,7 @@ class MianshiEmbeddingFunction(EmbeddingFunction[Documents]):
         return {"model": EMBEDDING_MODEL, "dim": EMBEDDING_DIM}
 
     @staticmethod
-    def build_from_config(config: dict[str, Any]) -> "MianshiEmbeddingFunction":
+    def build_from_config(config: dict[str, Any]) -> MianshiEmbeddingFunction:
         if config.get("model", EMBEDDING_MODEL) != EMBEDDING_MODEL:
             raise ValueError(f"collection was embedded with {config.get('model')}, not {EMBEDDING_MODEL}")
         return MianshiEmbeddingFunction()

@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 
 from interviewer.bank.bank import QuestionBank
-from interviewer.config import REPO_ROOT, Settings
 from interviewer.bank.embedding import Embedder
 from interviewer.bench.retrieval_set import RETRIEVAL_SET
+from interviewer.config import REPO_ROOT, Settings
 
 TERMS = ["LoRA", "QLoRA", "P-Tuning", "RLHF", "PPO", "DPO", "GRPO", "KV cache", "vLLM", "FlashAttention",
          "PagedAttention", "ZeRO", "DeepSpeed", "Megatron", "FSDP", "混合精度", "张量并行", "流水线并行",

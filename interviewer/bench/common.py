@@ -12,7 +12,6 @@ import re
 import uuid
 from pathlib import Path
 
-
 ANSWERS_FILE = Path(__file__).with_name("answers.json")
 VIEW = ("chat", "cards", "report", "report_md", "report_json", "answer_box", "browser")
 

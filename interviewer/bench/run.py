@@ -25,8 +25,18 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from interviewer.bench.common import (HttpApi, answer_of_length, call, client, fake_model_script,
-                          load_answers, new_browser, percentile, rss_tree, start_args)
+from interviewer.bench.common import (
+    HttpApi,
+    answer_of_length,
+    call,
+    client,
+    fake_model_script,
+    load_answers,
+    new_browser,
+    percentile,
+    rss_tree,
+    start_args,
+)
 
 MB = 1024 * 1024
 WARM_UP_SECONDS = 10.0  # the background load of the encoder and jieba after the first start
@@ -68,7 +78,7 @@ def _machine() -> dict:
 
 # ------------------------------------------------------------------------- cold start
 
-def cold_start(data_dir: Path, **env) -> tuple[float, "object"]:
+def cold_start(data_dir: Path, **env) -> tuple[float, object]:
     """Seconds from launching `python app.py` to the first question returned by /start.
     Returns the still-running server too (the caller stops it)."""
     t0 = time.perf_counter()
@@ -85,10 +95,10 @@ def cold_start(data_dir: Path, **env) -> tuple[float, "object"]:
 def offline_grading(data_dir: Path, samples: int, answers: list[str]) -> dict[int, list[float]]:
     """Seconds per OfflineGrader.grade on the real cards' key points (bank already built in data_dir)."""
     from interviewer.bank.bank import QuestionBank
-    from interviewer.config import Settings
     from interviewer.bank.embedding import Embedder
-    from interviewer.grading.offline import OfflineGrader
+    from interviewer.config import Settings
     from interviewer.engine.session import card_key_points
+    from interviewer.grading.offline import OfflineGrader
 
     settings = Settings.from_env({"MIANSHI_DATA_DIR": str(data_dir), "MIANSHI_INTERVIEWER": "offline"})
     embedder = Embedder()

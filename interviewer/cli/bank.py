@@ -7,7 +7,7 @@ import json
 import sys
 
 
-def register(sub: "argparse._SubParsersAction") -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ingest", help="build or refresh the question bank from corpus/ (and PATHs)")
     p.add_argument("paths", nargs="*", metavar="PATH", help="extra .txt/.md files or directories to ingest")
     p.add_argument("--rebuild", action="store_true", help="rebuild even if nothing changed")

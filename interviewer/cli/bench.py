@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 
 
-def register(sub: "argparse._SubParsersAction") -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="measure cold start, grading and turn latency, LLM-mode overhead, "
                                      "memory and a concurrent-candidates load test (127.0.0.1 only)")
     p.add_argument("--quick", action="store_true", help="fewer samples and 10 candidates (about 3 minutes)")

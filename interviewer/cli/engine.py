@@ -14,7 +14,7 @@ import sys
 COMMANDS = {"/skip": "skip", "/repeat": "repeat", "/end": "end"}
 
 
-def register(sub: "argparse._SubParsersAction") -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("interview", help="run a mock interview in the terminal (answers from stdin)")
     p.add_argument("--topic", action="append", default=[], help="topic (repeatable); default: all")
     p.add_argument("--section", action="append", default=[], help="section (repeatable); default: all")
@@ -118,10 +118,8 @@ def _settings(offline: bool):
 def run_interview(args: argparse.Namespace, stdin=None, out=None) -> int:
     from pydantic import ValidationError
 
-    from interviewer.bank.bank import QuestionBank
-    from interviewer.bank.embedding import Embedder
-    from interviewer.engine.factory import build_engine
     from interviewer.models import SessionConfig
+    from interviewer.service import DataDirError, build_services
 
     stdin = stdin or sys.stdin
     out = out or sys.stdout
@@ -133,16 +131,15 @@ def run_interview(args: argparse.Namespace, stdin=None, out=None) -> int:
         print(f"error: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}", file=sys.stderr)
         return 2
     settings = _settings(args.offline)
-    embedder = Embedder()
-    bank = QuestionBank.open(settings, embedder=embedder)
-    recorder = None
     try:
-        from interviewer.store import TranscriptStore
-
-        recorder = TranscriptStore.from_settings(settings, card_topics=lambda cid: bank.get(cid).topics)
-    except Exception as exc:  # a broken store must not stop practice; say so
-        print(f"warning: transcripts not saved ({type(exc).__name__}: {exc})", file=sys.stderr)
-    engine = build_engine(settings, bank, embedder=embedder, recorder=recorder, offline=args.offline)
+        # The same wiring as the app; a broken store must not stop practice, so say so and go on.
+        services = build_services(settings, offline=args.offline, require_store=False)
+    except DataDirError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if services.store_error:
+        print(f"warning: transcripts not saved ({services.store_error})", file=sys.stderr)
+    engine = services.engine
     try:
         state = engine.start(config)
     except ValueError as exc:
@@ -167,10 +164,10 @@ def run_interview(args: argparse.Namespace, stdin=None, out=None) -> int:
 
 def run_grade(args: argparse.Namespace, out=None) -> int:
     from interviewer.bank.embedding import Embedder
-    from interviewer.engine.factory import build_grader
     from interviewer.bank.keypoints import split_points
-    from interviewer.models import QuestionKind
+    from interviewer.engine.factory import build_grader
     from interviewer.engine.session import card_key_points
+    from interviewer.models import QuestionKind
 
     out = out or sys.stdout
     settings = _settings(args.offline)

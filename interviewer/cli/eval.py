@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 
-def register(sub: "argparse._SubParsersAction") -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="evaluate components against labelled data")
     esub = p.add_subparsers(dest="eval_command", metavar="WHAT")
     g = esub.add_parser("grading", help="agreement of a grader with human scores on a JSONL set")

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 
-def register(sub: "argparse._SubParsersAction") -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sessions", help="list recorded sessions")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--owner", default=None, help="only this owner's sessions")

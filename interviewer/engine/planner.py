@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from interviewer.models import QuestionCard, SessionConfig
 
+
 class CardHistory(BaseModel):
     last_score: float | None = None   # 0-10, None if never graded
     seen: int = 0                     # times asked before

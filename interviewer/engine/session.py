@@ -29,12 +29,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from interviewer.config import Settings
-from interviewer.grading.rubric import RUBRIC_VERSION
-from interviewer.interviewers.base import InterviewerNotice
-from interviewer.text import is_dont_know, missing_points
-from interviewer.models import Grade, Provenance, QuestionCard, SessionConfig, Turn, utcnow
 from interviewer.engine.planner import CardHistory, PlannerHistory, plan_questions  # noqa: F401 (re-exported)
 from interviewer.engine.recorder import NullRecorder, Recorder
+from interviewer.grading.rubric import RUBRIC_VERSION
+from interviewer.interviewers.base import InterviewerNotice
+from interviewer.models import Grade, Provenance, QuestionCard, SessionConfig, Turn, utcnow
+from interviewer.text import is_dont_know, missing_points
 
 # Follow-ups only help when there is something to probe: with no key points, an answer longer
 # than this is taken as complete enough and the engine moves on.
@@ -354,13 +354,7 @@ class InterviewEngine:
         card = self.bank.get(qid)
         answer = "\n\n".join(record.answers)
         lang = state.config.language
-        try:
-            grade = self.grader.grade(card.question, card_key_points(card), answer, kind=card.kind,
-                                      language=lang)
-        except Exception as exc:  # the protocol says graders never raise; a bug must not end the session
-            grade = Grade(status="not_graded", not_graded_reason=f"grader error: {type(exc).__name__}: {exc}",
-                          provenance=Provenance(grader=getattr(self.grader, "kind", "offline"),
-                                                grader_version="unknown", rubric_version=RUBRIC_VERSION))
+        grade = self.grade_answer(card, answer, lang)
         record.grade = grade
         self.recorder.record_grade(state.id, qid, grade, answer)
         if grade.provenance.fallback_reason:
@@ -368,6 +362,16 @@ class InterviewEngine:
         if grade.status == "not_graded":
             yield self._notice(state, _t(lang, "not_graded", reason=grade.not_graded_reason or "?"), qid)
         yield Event(type="grade", grade=grade, question_id=qid)
+
+    def grade_answer(self, card: QuestionCard, answer: str, language: str) -> Grade:
+        """Grade an answer to a card: the one place an interview, a regrade and the CLI grade."""
+        try:
+            return self.grader.grade(card.question, card_key_points(card), answer, kind=card.kind,
+                                     language=language)
+        except Exception as exc:  # the protocol says graders never raise; a bug must not end the session
+            return Grade(status="not_graded", not_graded_reason=f"grader error: {type(exc).__name__}: {exc}",
+                         provenance=Provenance(grader=getattr(self.grader, "kind", "offline"),
+                                               grader_version="unknown", rubric_version=RUBRIC_VERSION))
 
     def _advance(self, state: SessionState) -> Iterator[Event]:
         state.current += 1

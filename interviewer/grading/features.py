@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from interviewer.text import CJK_CHAR as _CJK_CHAR
-from interviewer.text import (EN_STOP, ZH_STOP, char_bigrams, has_cjk, is_dont_know, load_jieba,  # noqa: F401
-                             raw_words, text_units, words as tokens)
+from interviewer.text import EN_STOP, ZH_STOP, char_bigrams, has_cjk, is_dont_know, load_jieba, raw_words, text_units  # noqa: F401
+from interviewer.text import words as tokens
 
 # Analyse at most this much of an answer: a 1 MB paste must not stall the session.
 MAX_ANALYSED_CHARS = 20_000

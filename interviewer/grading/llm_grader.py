@@ -20,11 +20,17 @@ from pydantic import BaseModel, Field
 from interviewer.config import Settings
 from interviewer.grading.cache import GradeCache, cache_key
 from interviewer.grading.rubric import RUBRIC_VERSION, criteria_for, weighted_total
-from interviewer.llm.client import (LANGUAGE_NAMES, ChatClient, LLMError, RetryPolicy, UnsupportedMode, neutralise,
-                             render)
-from interviewer.models import (CriterionScore, Grade, KeyPointStatus, KeyPointVerdict, Provenance,
-                                QuestionKind)
+from interviewer.llm.client import (
+    LANGUAGE_NAMES,
+    ChatClient,
+    LLMError,
+    RetryPolicy,
+    UnsupportedMode,
+    neutralise,
+    render,
+)
 from interviewer.llm.prompts import load_prompt
+from interviewer.models import CriterionScore, Grade, KeyPointStatus, KeyPointVerdict, Provenance, QuestionKind
 
 GRADER_VERSION = "llm-1"
 PROMPT_FILE = "grade.v1.md"
@@ -67,7 +73,7 @@ class LLMGrader:
 
     @classmethod
     def from_settings(cls, settings: Settings, *, embedder=None, fallback=None, cache: bool = True,
-                      retry: RetryPolicy | None = None, timeout: float | None = None) -> "LLMGrader":
+                      retry: RetryPolicy | None = None, timeout: float | None = None) -> LLMGrader:
         """Grader for the configured endpoint at temperature 0, with the SQLite cache at
         settings.llm_cache_path and the offline grader as fallback (built from `embedder`)."""
         if fallback is None:

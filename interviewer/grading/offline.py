@@ -26,8 +26,7 @@ import numpy as np
 
 from interviewer.grading import features as F
 from interviewer.grading.rubric import RUBRIC_VERSION, criteria_for, weighted_total
-from interviewer.models import (CriterionScore, Grade, KeyPointStatus, KeyPointVerdict, Provenance,
-                                QuestionKind)
+from interviewer.models import CriterionScore, Grade, KeyPointStatus, KeyPointVerdict, Provenance, QuestionKind
 
 GRADER_VERSION = "offline-2"
 DEFAULT_CALIBRATION = Path(__file__).with_name("calibration.json")
@@ -70,7 +69,7 @@ class Calibration:
         self.link = spec.get("link", "logistic")
 
     @classmethod
-    def load(cls, path: Path | str | None) -> "Calibration":
+    def load(cls, path: Path | str | None) -> Calibration:
         path = Path(path) if path is not None else DEFAULT_CALIBRATION
         if not path.exists():
             return cls(_FALLBACK, None)

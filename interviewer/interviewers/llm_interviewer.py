@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from interviewer.interviewers.base import Chunk, InterviewerNotice
 from interviewer.interviewers.offline import OfflineInterviewer
 from interviewer.llm.client import LANGUAGE_NAMES, ChatClient, LLMError, neutralise, render
-from interviewer.models import Language, QuestionCard
 from interviewer.llm.prompts import load_prompt
+from interviewer.models import Language, QuestionCard
 
 ASK_PROMPT = "interviewer_ask.v1.md"
 FOLLOWUP_PROMPT = "interviewer_followup.v1.md"

@@ -4,7 +4,7 @@ file and its SHA-256."""
 from __future__ import annotations
 
 import hashlib
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -18,7 +18,7 @@ class Prompt(BaseModel):
     sha256: str
 
 
-@lru_cache(maxsize=None)  # prompt files are read-only shipped data, safe to cache per process
+@cache  # prompt files are read-only shipped data, safe to cache per process
 def load_prompt(name: str) -> Prompt:
     path = PROMPTS_DIR / name
     text = path.read_text(encoding="utf-8")

@@ -46,7 +46,7 @@ class Scrubber:
         self._needles = self._secrets + tuple(in_json)
 
     @classmethod
-    def from_settings(cls, settings: Settings | None, env: Mapping[str, str] | None = None) -> "Scrubber":
+    def from_settings(cls, settings: Settings | None, env: Mapping[str, str] | None = None) -> Scrubber:
         """Secrets of the settings plus every secret-looking environment variable's value.
 
         Environment values are included because Spaces secrets (HF_TOKEN, other keys) live there

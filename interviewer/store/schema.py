@@ -21,7 +21,7 @@ def _run_script(conn: sqlite3.Connection, script: str) -> None:
 
 
 def _migration_1(conn: sqlite3.Connection) -> None:
-    _run_script(conn, 
+    _run_script(conn,
         """
         CREATE TABLE sessions (
             id TEXT PRIMARY KEY,
@@ -69,7 +69,7 @@ def _migration_2(conn: sqlite3.Connection) -> None:
     At most one current grade per question is enforced by a partial unique index, so a regrade
     can never leave two "current" grades behind.
     """
-    _run_script(conn, 
+    _run_script(conn,
         """
         ALTER TABLE sessions ADD COLUMN grader_label TEXT NOT NULL DEFAULT '';
         ALTER TABLE grades ADD COLUMN topics TEXT NOT NULL DEFAULT '[]';

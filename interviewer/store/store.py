@@ -26,7 +26,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +35,7 @@ from interviewer.models import Grade, Turn, utcnow
 from interviewer.store.connection import SharedConnection
 from interviewer.store.errors import SessionExists, SessionNotFound, StoreUnavailable, _unavailable
 from interviewer.store.privacy import Scrubber
-from interviewer.store.records import (SessionRecord, SessionStatus, SessionSummary,
-                                       StoredGrade)
+from interviewer.store.records import SessionRecord, SessionStatus, SessionSummary, StoredGrade
 from interviewer.store.schema import SCHEMA_VERSION, migrate
 
 log = logging.getLogger(__name__)
@@ -52,8 +51,8 @@ def _ts(value: Any = None) -> str:
     else:
         dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc).isoformat(timespec="microseconds")
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def _dumps(value: Any) -> str:
@@ -109,7 +108,7 @@ class TranscriptStore:
 
     @classmethod
     def from_settings(cls, settings: Settings, *, card_topics: Callable[[str], list[str]] | None = None,
-                      readonly: bool = False) -> "TranscriptStore":
+                      readonly: bool = False) -> TranscriptStore:
         return cls(settings.db_path, scrubber=Scrubber.from_settings(settings),
                    card_topics=card_topics, readonly=readonly)
 
@@ -206,7 +205,7 @@ class TranscriptStore:
         """Release the write connection (reads open their own connections)."""
         self._writer.close()
 
-    def __enter__(self) -> "TranscriptStore":
+    def __enter__(self) -> TranscriptStore:
         return self
 
     def __exit__(self, *exc: object) -> None:

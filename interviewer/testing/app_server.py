@@ -17,6 +17,8 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from interviewer.config import REPO_ROOT
 
 START_TIMEOUT = 240  # first start builds the question bank (embeddings of every card)
@@ -37,7 +39,7 @@ class AppServer:
         self.extra_env = env
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "AppServer":
+    def start(self) -> AppServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("OPENAI_", "MIANSHI_", "GRADIO_"))}  # offline, whatever the shell has
@@ -82,7 +84,7 @@ class AppServer:
         self._log.close()
         self.proc = None
 
-    def __enter__(self) -> "AppServer":
+    def __enter__(self) -> AppServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -97,13 +99,14 @@ def inprocess_app(settings, bank, embedder, store, **engine_kw):
     still going through real HTTP and the real queue. Yields (url, demo).
     """
     from interviewer.engine.factory import build_engine
+    from interviewer.service import Services
     from interviewer.ui.app import build_app
-    from interviewer.ui.services import Services
 
     engine = build_engine(settings, bank, embedder=embedder, recorder=store, **engine_kw)
     services = Services(settings=settings, bank=bank, engine=engine, grader=engine.grader, store=store,
                         embedder=embedder)
-    demo = build_app(settings, services, env={"MIANSHI_BROWSER_SECRET": "test-secret"})
+    settings = settings.model_copy(update={"browser_secret": SecretStr("test-secret")})
+    demo = build_app(settings, services)
     demo.queue(default_concurrency_limit=4)
     port = free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, show_error=True, quiet=True)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
-from interviewer.grading.rubric import criterion_name
 from interviewer.models import Grade, KeyPointStatus, QuestionCard, Turn
+from interviewer.service import criterion_name
 
 
 def esc(value: Any) -> str:
