@@ -125,8 +125,9 @@ def test_kinds_topics_difficulty(all_cards):
 
 
 @pytest.mark.parametrize("raw,expected", [
-    ("三、大模型(LLMs)LangChain", "LangChain"), ("四、大模型分布式训练", "分布式训练"), ("五、大模型(LLMs)推理", "推理"),
-    ("(三)专业知识问答(八股)", "八股"), ("手撕代码", "手撕"), ("项目介绍", "项目"), ("二面面经", "二面"), ("算法", "手撕")])
+    ("三、大模型(LLMs)LangChain", "LangChain"), ("四、大模型分布式训练", "分布式训练"),
+    ("五、大模型(LLMs)推理", "推理"), ("(三)专业知识问答(八股)", "八股"), ("手撕代码", "手撕"),
+    ("项目介绍", "项目"), ("二面面经", "二面"), ("算法", "手撕")])
 def test_normalise_section(raw, expected):
     assert normalise_section(raw) == expected
 

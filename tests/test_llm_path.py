@@ -99,7 +99,9 @@ def test_falls_back_to_json_mode_then_remembers(tmp_path):
 
 
 def test_falls_back_to_text_parsing(tmp_path):
-    reply = lambda r: grade_json(r, wrap="好的，评分如下：\n```json\n{}\n```\n希望有帮助。")
+    def reply(r):
+        return grade_json(r, wrap="好的，评分如下：\n```json\n{}\n```\n希望有帮助。")
+
     with FakeOpenAI(script=reply, reject_json_schema=True, reject_json_mode=True) as server:
         grade = grader_for(server, tmp_path).grade(QUESTION, POINTS, GOOD)
         formats = [r.response_format for r in server.requests]

@@ -160,7 +160,8 @@ def test_followup_then_grade_covers_both_answers(small_engine):
     qid = state.plan[0]
     points = engine.bank.get(qid).key_points
     assert texts(opened, "notice")[0].startswith("评分说明：本场为离线评分")
-    assert texts(opened, "question") == [state.records[qid].asked] and qid.split(":")[1].lstrip("0") in state.records[qid].asked
+    assert texts(opened, "question") == [state.records[qid].asked]
+    assert qid.split(":")[1].lstrip("0") in state.records[qid].asked
     # Nothing shown before the grade contains a key point.
     before = list(engine.answer(state, points[0]))
     assert state.phase == Phase.awaiting_followup and state.followups_asked == 1
@@ -251,7 +252,8 @@ def test_state_round_trips_through_json_mid_session(small_engine):
 
 
 def test_key_points_fall_back_to_source_notes():
-    c = card(1, points=[], notes="1. KV cache 缓存历史的 key 和 value，避免重复计算。\n2. PagedAttention 按页管理显存，减少碎片。")
+    c = card(1, points=[], notes="1. KV cache 缓存历史的 key 和 value，避免重复计算。\n"
+                                 "2. PagedAttention 按页管理显存，减少碎片。")
     points = card_key_points(c)
     assert len(points) == 2 and "PagedAttention" in points[1]
     assert card_key_points(card(2, points=[], notes="")) == []

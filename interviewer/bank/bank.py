@@ -38,7 +38,8 @@ EMBED_BATCH = 64
 # Candidates each retriever contributes to fusion.
 CANDIDATES = 50
 # Fused score = DENSE_WEIGHT * dense' + (1 - DENSE_WEIGHT) * keyword', both rescaled to [0, 1]
-# per query (measured on interviewer/bench/retrieval_set.py with interviewer/bench/bank_bench.py; see docs/benchmarks-bank.md).
+# per query (measured on interviewer/bench/retrieval_set.py with interviewer/bench/bank_bench.py;
+# see docs/benchmarks-bank.md).
 DENSE_WEIGHT = 0.7
 
 

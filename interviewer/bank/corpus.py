@@ -132,7 +132,9 @@ def discover(corpus_dir: Path, extra_paths: tuple[Path | str, ...] | list = ()) 
     return unique, skipped
 
 
-def load_corpus(corpus_dir: Path, extra_paths=(), max_bytes: int = MAX_BYTES) -> tuple[list[Document], list[SkippedFile]]:
+def load_corpus(
+    corpus_dir: Path, extra_paths=(), max_bytes: int = MAX_BYTES
+) -> tuple[list[Document], list[SkippedFile]]:
     """Every readable document, and every skipped file with its reason."""
     paths, skipped = discover(corpus_dir, tuple(extra_paths))
     docs: list[Document] = []

@@ -109,7 +109,8 @@ assert set(_TOPIC_RULES) <= set(TOPICS) and set(_SECTION_TOPIC.values()) <= set(
 _SYSTEM_DESIGN = re.compile(r"架构|部署|k8s|docker|kubernetes|负载|高并发|多表查询|系统设计|选型", re.IGNORECASE)
 _PROJECT = re.compile(r"项目|实习|技术派|我用什么|自己设计")
 _CODING = re.compile(r"手撕|hot\s*100|leetcode|伪代码|写代码|实现一个", re.IGNORECASE)
-_EASY = re.compile(r"^什么是|是什么[?？]?$|了解[吗?？]*$|认识$|有哪些|看过吗|干嘛的|替代方案|如何使用|怎么使用|如何使用")
+_EASY = re.compile(r"^什么是|是什么[?？]?$|了解[吗?？]*$|认识$|有哪些|看过吗|干嘛的|"
+                   r"替代方案|如何使用|怎么使用|如何使用")
 _HARD = re.compile(r"原理|底层|细节|三个阶段|全流程|具体怎么|推导|loss|源码|三种|计算逻辑|怎么初始化|初始化")
 
 
@@ -136,7 +137,8 @@ class _Question:
 
 def normalise_section(name: str) -> str:
     """'三、大模型(LLMs)LangChain' -> 'LangChain'; '(三)专业知识问答(八股)' -> '八股'; '二面面经' -> '二面'."""
-    name = re.sub(r"^[一二三四五六七八九十]+\s*[、.．]\s*|^[（(][一二三四五六七八九十\d]{1,3}[)）]\s*|^#+\s*", "", name.strip())
+    name = re.sub(r"^[一二三四五六七八九十]+\s*[、.．]\s*|"
+                  r"^[（(][一二三四五六七八九十\d]{1,3}[)）]\s*|^#+\s*", "", name.strip())
     name = re.sub(r"[(（]\s*LLMs?\s*[)）]|大模型|LLMs?\b", "", name, flags=re.IGNORECASE).strip(" :：")
     m = re.match(r"^((?:[一二三四五六七八终]|hr|HR|技术|交叉|主管)面)", name)
     if m:

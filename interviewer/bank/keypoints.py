@@ -40,7 +40,8 @@ _INLINE_MARK = re.compile(r"(?=[①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯
 _SENTENCE_END = re.compile(r"(?<=[。；！？!?])|(?<=[.;])\s+(?=[A-Z\u4e00-\u9fff(（\"'])")
 _CLAUSE_END = re.compile(r"(?<=[，,])")
 # A sentence opening with a pronoun or connective continues the previous sentence's point.
-_CONTINUATION = re.compile(r"^(这种|这样|这些|这个|这|它们|它|其|该|此|因此|所以|从而|(it|this|these|they|thus|therefore|hence)\b)",
+_CONTINUATION = re.compile(r"^(这种|这样|这些|这个|这|它们|它|其|该|此|因此|所以|从而|"
+                           r"(it|this|these|they|thus|therefore|hence)\b)",
                            re.IGNORECASE)
 
 
@@ -79,7 +80,8 @@ def _pieces(text: str) -> list[str]:
                 for sentence in _SENTENCE_END.split(item):
                     sentence = sentence.strip()
                     # "这种方法帮助……" / "It also ..." continues the previous sentence's point.
-                    if sentences and _CONTINUATION.match(sentence) and len(sentences[-1]) + len(sentence) <= MAX_POINT_CHARS:
+                    if (sentences and _CONTINUATION.match(sentence)
+                            and len(sentences[-1]) + len(sentence) <= MAX_POINT_CHARS):
                         sentences[-1] = f"{sentences[-1]}{'' if CJK_CHAR.match(sentence) else ' '}{sentence}"
                     else:
                         sentences.append(sentence)

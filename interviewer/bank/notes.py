@@ -77,7 +77,9 @@ def load_notes(path: Path) -> NotesFile | None:
         raise NotesError(f"{path.name}: cannot be read: {str(exc).splitlines()[0]}") from None
 
 
-def apply_notes(cards: list[QuestionCard], notes: NotesFile | None, path: Path) -> tuple[list[QuestionCard], NotesReport]:
+def apply_notes(
+    cards: list[QuestionCard], notes: NotesFile | None, path: Path
+) -> tuple[list[QuestionCard], NotesReport]:
     """Cards with reviewed notes attached, and a report of every entry that did not fit."""
     report = NotesReport(path=str(path), found=notes is not None)
     if notes is None:

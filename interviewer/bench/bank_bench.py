@@ -133,7 +133,8 @@ def main() -> None:
         print(f"  reopen (no rebuild): {(time.perf_counter() - t) * 1000:.0f} ms")
         rng = random.Random(11)
         # Queries reworded from generated questions (not exact texts, so not cached embeddings).
-        queries = [q.replace("是什么", "").replace("有哪些", "") + " 请解释" for q in rng.sample(questions, args.queries)]
+        queries = [q.replace("是什么", "").replace("有哪些", "") + " 请解释"
+                   for q in rng.sample(questions, args.queries)]
         big.search("warm up chroma", k=5)
         embedder._cache.clear()
         for mode in ("fused", "dense", "keyword"):

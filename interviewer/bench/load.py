@@ -120,7 +120,8 @@ def verify_store(db_path: Path, cands: list[Candidate]) -> list[str]:
             answers = [t.text for t in rec.turns if t.role == "candidate" and t.kind == "answer"]
             if answers != cand.sent:
                 diff = next(((i, a, b) for i, (a, b) in enumerate(zip(answers, cand.sent)) if a != b), None)
-                where = f"; first difference at answer {diff[0]}: {diff[1][-40:]!r} vs {diff[2][-40:]!r}" if diff else ""
+                where = (f"; first difference at answer {diff[0]}: {diff[1][-40:]!r} vs {diff[2][-40:]!r}"
+                         if diff else "")
                 problems.append(f"{cand.token}: stored answers {len(answers)} != sent {len(cand.sent)} "
                                 f"(or differ in order/text){where}")
             for t in rec.turns:

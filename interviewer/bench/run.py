@@ -230,7 +230,8 @@ def run(quick: bool = False, as_json: bool = False, candidates: int | None = Non
     try:
         data = root / "data"
         if llm_only:
-            say(f"LLM mode against the fake model ({llm_delay * 1000:.0f} ms per call; the first start builds the bank) ...")
+            say(f"LLM mode against the fake model ({llm_delay * 1000:.0f} ms per call; "
+                "the first start builds the bank) ...")
             figures += llm_figures(data, n_llm, answers, rng, llm_delay, extra)
         elif not load_only:
             say("cold start with a forced rebuild (fresh MIANSHI_DATA_DIR) ...")

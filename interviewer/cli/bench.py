@@ -13,7 +13,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                      "memory and a concurrent-candidates load test (127.0.0.1 only)")
     p.add_argument("--quick", action="store_true", help="fewer samples and 10 candidates (about 3 minutes)")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
-    p.add_argument("--candidates", type=int, default=None, help="candidates in the load test (default 50; 10 with --quick)")
+    p.add_argument("--candidates", type=int, default=None,
+                   help="candidates in the load test (default 50; 10 with --quick)")
     p.add_argument("--load-only", action="store_true", help="only the load test and memory")
     p.add_argument("--llm-only", action="store_true",
                    help="only the LLM-mode overhead (100 turns, 30 with --quick; about 1 minute)")

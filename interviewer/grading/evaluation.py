@@ -1,7 +1,7 @@
 """`eval grading`: how well a grader agrees with human scores on a human-scored answer set.
 
-The data format is /work/shared/bench/grading/README.md (one JSON object a line: question,
-reference, answer, score, max_score, lang). Every row is graded through the grader the app
+The data format is in the grading sets' README (shared/bench/grading/README.md): one JSON object a
+line: question, reference, answer, score, max_score, lang. Every row is graded through the grader the app
 uses (`grader.grade`), with the row's reference split into key points by `split_points`.
 
 Metrics are implemented here in numpy:

@@ -1,4 +1,4 @@
-"""The LLM grader: the rubric prompt in prompts/, structured output validated by pydantic,
+"""The LLM grader: the rubric prompt in interviewer/llm/prompts/, structured output validated by pydantic,
 retries, a grade cache, and an honest offline fallback.
 
 The model returns per-criterion scores (0-10, with reasons) and per-key-point statuses; the

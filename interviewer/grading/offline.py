@@ -264,7 +264,8 @@ class OfflineGrader:
         notes = []
         if a.truncated:
             notes.append(_t(language, f"回答过长，只分析了前 {F.MAX_ANALYSED_CHARS} 个字符。",
-                            f"The answer is very long; only the first {F.MAX_ANALYSED_CHARS} characters were analysed."))
+                            f"The answer is very long; only the first {F.MAX_ANALYSED_CHARS} characters "
+                            "were analysed."))
         if a.set_aside.get("injection"):
             notes.append(_t(language, "回答中对评分者的指令已被忽略，不计分。",
                             "Instructions addressed to the grader were ignored and earn nothing."))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Protocol, Union
+from typing import Protocol
 
 from interviewer.models import Language, QuestionCard
 
@@ -21,7 +21,7 @@ class InterviewerNotice:
     reset: bool = False
 
 
-Chunk = Union[str, InterviewerNotice]
+Chunk = str | InterviewerNotice
 
 
 class Interviewer(Protocol):

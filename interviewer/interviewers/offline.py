@@ -15,7 +15,8 @@ from interviewer.text import coverage, load_jieba
 
 _LATIN_TERM = re.compile(r"[A-Za-z][A-Za-z0-9_+\-./]*(?:\s+[A-Za-z][A-Za-z0-9_+\-./]*){0,2}")
 _HEAD = re.compile(r"^\s*([^：:，,。；;（(]{2,16})[：:]")
-_FILLER = re.compile(r"^(比如|例如|首先|其次|然后|最后|另外|同时|此外|因此|所以|而且|即|也就是|就是|通过|使用|采用|对于|在)")
+_FILLER = re.compile(r"^(比如|例如|首先|其次|然后|最后|另外|同时|此外|因此|所以|而且|即|也就是|就是"
+                     r"|通过|使用|采用|对于|在)")
 
 
 def topic_of(point: str, answer: str = "") -> str | None:

@@ -187,7 +187,7 @@ class ChatClient:
                 attempt += 1
 
     def _response_format(self, schema: type[BaseModel], mode: str) -> dict:
-        # The schema's JSON form is built once per schema (~5 ms each time otherwise).
+        # The schema's JSON form is built once per schema, not on every call.
         key = (schema, mode)
         fmt = self._formats.get(key)
         if fmt is None:
@@ -202,9 +202,9 @@ class ChatClient:
 
         The response format goes to the model as ready JSON and the reply is validated here. The
         server gets the same request as from langchain's with_structured_output, for less client
-        time per call: that costs ~10 ms more (a thread pool per call, the schema rebuilt from the
-        model each time), and even a plain response_format argument costs ~2.5 ms more than
-        extra_body, as the openai client walks the whole schema against its parameter types."""
+        time per call: that starts a thread pool per call and rebuilds the schema from the model
+        each time, and even a plain response_format argument costs more than extra_body, as the
+        openai client walks the whole schema against its parameter types (BENCHMARKS.md)."""
         if mode in ("json_schema", "json_mode"):
             kwargs = {"extra_body": {"response_format": self._response_format(schema, mode)}}
         elif mode == "text":

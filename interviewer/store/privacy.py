@@ -92,7 +92,8 @@ class Scrubber:
         only when that finds something: snapshots and exports are written on every step and
         almost never hold a secret (the walk cost ~6 ms per exported session).
         """
-        if isinstance(value, (dict, list, tuple)) and not self.finds(json.dumps(value, ensure_ascii=False, separators=(",", ":"))):
+        if isinstance(value, (dict, list, tuple)) and not self.finds(
+                json.dumps(value, ensure_ascii=False, separators=(",", ":"))):
             return value
         return self._walk(value)
 

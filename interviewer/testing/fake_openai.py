@@ -230,10 +230,12 @@ class FakeOpenAI:
                 if not self.path.rstrip("/").endswith("/chat/completions"):
                     with fake._lock:
                         fake.requests.append(request)
-                    self._json(404, {"error": {"message": f"unknown path {self.path}", "type": "invalid_request_error"}})
+                    self._json(404, {"error": {"message": f"unknown path {self.path}",
+                                               "type": "invalid_request_error"}})
                     return
                 fmt = request.response_format
-                if (fmt == "json_schema" and fake.reject_json_schema) or (fmt == "json_object" and fake.reject_json_mode):
+                if ((fmt == "json_schema" and fake.reject_json_schema)
+                        or (fmt == "json_object" and fake.reject_json_mode)):
                     # Rejected like a provider without that feature; a scripted reply is not used up.
                     with fake._lock:
                         fake.requests.append(request)

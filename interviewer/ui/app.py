@@ -9,7 +9,6 @@ from __future__ import annotations
 import gradio as gr
 
 from interviewer import service
-from interviewer.config import Settings
 from interviewer.ui import render, streaming
 from interviewer.ui.interview import LANGUAGES, InterviewUI, empty_browser
 from interviewer.ui.render import esc
@@ -25,7 +24,7 @@ APP_CSS = render.CARD_CSS + """
 """
 
 
-def build_app(settings: Settings, services: service.Services | None = None) -> gr.Blocks:
+def build_app(settings: service.Settings, services: service.Services | None = None) -> gr.Blocks:
     """The app for these settings. Services (bank, engine, store) are built once here if not given."""
     services = services or service.build_services(settings)
     ui = InterviewUI(services)
@@ -102,11 +101,11 @@ def launch_kwargs() -> dict:
     return {"css": APP_CSS, "theme": gr.themes.Soft()}
 
 
-def build_demo(settings: Settings | None = None) -> gr.Blocks:
+def build_demo(settings: service.Settings | None = None) -> gr.Blocks:
     """The app as Spaces and `python app.py` run it: settings from the environment, services built
     once and shared read-only by all sessions. A data dir that cannot be used ends the process with
     one line that says what to change."""
-    settings = settings or Settings.from_env()
+    settings = settings or service.Settings.from_env()
     try:
         services = service.build_services(settings)
     except service.DataDirError as exc:
@@ -118,8 +117,8 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
     return demo
 
 
-def launch(demo: gr.Blocks, settings: Settings | None = None) -> None:
-    settings = settings or Settings.from_env()
+def launch(demo: gr.Blocks, settings: service.Settings | None = None) -> None:
+    settings = settings or service.Settings.from_env()
     demo.launch(server_name=settings.server_name, server_port=settings.server_port, show_error=True,
                 footer_links=["api"], prevent_thread_lock=True, **launch_kwargs())
     streaming.freeze_startup()

@@ -122,7 +122,7 @@ class InterviewUI:
         """Outputs of every interview event: chat, cards, report, downloads, answer box, states.
 
         Gradio rebuilds a component, and its config and JSON schema, for every property update,
-        gr.skip() included (an HTML's costs ~3 ms), so views send plain values wherever they can:
+        gr.skip() included, so views send plain values wherever they can:
         - the report is "" until the interview is finished, previews included;
         - the download buttons are filled by downloads(), when the report appears (report.change):
           writing the exports is not part of showing the last grade. A new interview hides them

@@ -102,7 +102,8 @@ def turns_to_messages(turns: Iterable[Turn], pending: str | None = None, languag
     messages: list[dict] = []
     for turn in turns:
         if turn.role == "candidate" and turn.kind in ACTION_LABEL:
-            messages.append({"role": "user", "content": ACTION_LABEL[turn.kind][language if language == "en" else "zh"]})
+            label = ACTION_LABEL[turn.kind][language if language == "en" else "zh"]
+            messages.append({"role": "user", "content": label})
         elif turn.role == "candidate":
             content = chat_text(turn.text)
             if turn.truncated:
