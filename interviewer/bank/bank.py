@@ -103,7 +103,8 @@ class QuestionBank:
     def __init__(self, cards: list[QuestionCard], tokens: list[list[str]], store, embedder: Embedder,
                  report: IngestReport):
         self._cards = cards
-        self._by_id = {c.id: c for c in cards}
+        # A duplicate merged into another card (notes' same_as) still resolves, for old transcripts.
+        self._by_id = {alias: c for c in cards for alias in c.also_at} | {c.id: c for c in cards}
         self._index_of = {c.id: i for i, c in enumerate(cards)}
         self._bm25 = BM25Index(tokens)
         self._store = store

@@ -22,7 +22,7 @@ from pathlib import Path
 from interviewer.models import TOPICS, QuestionCard, QuestionKind
 
 # Bump when the extraction rules change: part of the bank's content hash, so the index rebuilds.
-EXTRACTOR_VERSION = "1"
+EXTRACTOR_VERSION = "2"
 
 _CJK = "\u4e00-\u9fff"
 
@@ -318,6 +318,44 @@ def _questions(items: list[_Item]) -> list[_Question]:
     return questions
 
 
+# The subject a paragraph opens with: a latin term of up to three words ("Flash Attention 是…").
+_OPENING_TERM = re.compile(r"^\s*([A-Za-z][A-Za-z0-9\-]*(?:\s+[A-Za-z][A-Za-z0-9\-]*){0,2})")
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[\s\-_]+", "", text).lower()
+
+
+def _return_stray_paragraphs(questions: list[_Question]) -> None:
+    """Give back paragraphs that answer the previous question.
+
+    Posts often answer a run of questions, then explain them again below the last one: in 003,
+    "Flash Attention 是…" paragraphs follow the Paged Attention question. A paragraph that opens
+    with a term the previous question names and this one does not moves to the previous one.
+    """
+    for prev, cur in zip(questions, questions[1:]):
+        if prev.section != cur.section or cur.inline:
+            continue
+        paragraphs: list[list[str]] = [[]]
+        for line in cur.notes:
+            if line == "":
+                paragraphs.append([])
+            else:
+                paragraphs[-1].append(line)
+        keep: list[list[str]] = []
+        moved: list[list[str]] = []
+        for para in paragraphs:
+            m = _OPENING_TERM.match(para[0]) if para else None
+            term = _squash(m.group(1)) if m else ""
+            if (keep and len(term) >= 4 and term in _squash(prev.text) and term not in _squash(cur.text)):
+                moved.append(para)
+            else:
+                keep.append(para)
+        if moved:
+            prev.notes += [line for para in moved for line in ["", *para]]
+            cur.notes = [line for i, para in enumerate(keep) for line in ([""] if i else []) + para]
+
+
 def lines_keep_indent(item: _Item) -> str:
     return " " * item.indent + item.text
 
@@ -387,7 +425,9 @@ def extract_cards(text: str, doc: str) -> list[QuestionCard]:
     company = detect_company("\n".join(lines))
     stem = Path(doc).stem
     cards: list[QuestionCard] = []
-    for pos, q in enumerate(_questions(_classify(lines)), start=1):
+    questions = _questions(_classify(lines))
+    _return_stray_paragraphs(questions)
+    for pos, q in enumerate(questions, start=1):
         notes = _notes_text(q.notes)
         kind = guess_kind(q.text, q.section)
         cards.append(QuestionCard(

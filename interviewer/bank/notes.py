@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError
 
-from interviewer.models import TOPICS, QuestionCard, QuestionKind
+from interviewer.models import TOPICS, Fact, FollowUp, Misconception, QuestionCard, QuestionKind
 
 NOTES_FILE = "key_points.json"
 # Below this similarity of normalised question texts an entry is reported as a mismatch.
@@ -30,6 +30,26 @@ class NotesEntry(BaseModel):
     difficulty: int | None = Field(default=None, ge=1, le=3)
     key_points: list[str] = Field(default_factory=list)
     correction: str | None = None
+    misconceptions: list[Misconception] = Field(default_factory=list)
+    facts: list[Fact] = Field(default_factory=list)
+    followups: list[FollowUp] = Field(default_factory=list)
+    model_answer: str = ""
+    model_answer_en: str = ""
+    # The source's wording is kept on the card; the bank asks this instead (a heading, not a question).
+    question_override: str | None = None
+    # "<doc stem>:<NNN>": the same question as that card. One card is kept, with both places.
+    same_as: str | None = None
+
+    def problems(self) -> list[str]:
+        """What does not fit inside the entry itself: content tied to key points that do not exist."""
+        n = len(self.key_points)
+        out = [f"key point {i} is empty" for i, p in enumerate(self.key_points) if not p.strip()]
+        if self.followups and len(self.followups) != n:
+            out.append(f"{len(self.followups)} follow-ups for {n} key points")
+        out += [f"misconception {i} names key point {m.point} of {n}"
+                for i, m in enumerate(self.misconceptions) if m.point >= n]
+        out += [f"fact {i} names key point {f.point} of {n}" for i, f in enumerate(self.facts) if f.point >= n]
+        return out
 
 
 class NotesFile(BaseModel):
@@ -88,6 +108,7 @@ def apply_notes(
     by_key = {(c.doc, c.position): i for i, c in enumerate(cards)}
     out = list(cards)
     seen: dict[tuple[str, int], int] = {}
+    duplicates: dict[str, str] = {}
     for n, entry in enumerate(notes.cards):
         key = (entry.doc, entry.position)
         where = f"entry {n} ({entry.doc} #{entry.position} '{entry.question[:30]}')"
@@ -110,8 +131,17 @@ def apply_notes(
         unknown = [t for t in entry.topics if t not in TOPICS]
         if unknown:
             report.problems.append(f"{where}: unknown topics {unknown}")
-        update: dict = {"key_points": [p.strip() for p in entry.key_points if p.strip()],
-                        "correction": entry.correction or None}
+        inner = entry.problems()
+        if inner:
+            report.problems += [f"{where}: {p}" for p in inner]
+            continue
+        update: dict = {"key_points": [p.strip() for p in entry.key_points],
+                        "correction": entry.correction or None,
+                        "misconceptions": entry.misconceptions, "facts": entry.facts,
+                        "followups": entry.followups, "model_answer": entry.model_answer.strip(),
+                        "model_answer_en": entry.model_answer_en.strip()}
+        if entry.question_override:
+            update.update(question=entry.question_override.strip(), source_question=card.question)
         topics = [t for t in entry.topics if t in TOPICS]
         if topics:
             update["topics"] = topics
@@ -121,7 +151,25 @@ def apply_notes(
             update["difficulty"] = entry.difficulty
         out[idx] = card.model_copy(update=update)
         report.applied += 1
-    return out, report
+        if entry.same_as:
+            duplicates[card.id] = entry.same_as
+    return _merge_duplicates(out, duplicates, report), report
+
+
+def _merge_duplicates(cards: list[QuestionCard], duplicates: dict[str, str],
+                      report: NotesReport) -> list[QuestionCard]:
+    """One card per question: a card marked `same_as` another is dropped, and the kept card
+    records where else the sources ask it (so the question is never planned twice)."""
+    ids = {c.id for c in cards}
+    kept: dict[str, list[str]] = {}
+    for dup, target in duplicates.items():
+        if target not in ids or target in duplicates:
+            report.problems.append(f"{dup}: same_as {target!r} is not a kept card; both stay")
+            continue
+        kept.setdefault(target, []).append(dup)
+    dropped = {d for ds in kept.values() for d in ds}
+    return [c.model_copy(update={"also_at": sorted(kept[c.id])}) if c.id in kept else c
+            for c in cards if c.id not in dropped]
 
 
 def notes_path(corpus_dir: Path) -> Path:

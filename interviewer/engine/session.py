@@ -328,7 +328,8 @@ class InterviewEngine:
         qid = card.id
         record = state.records[qid]
         stream = self.interviewer.followup(card, key_points=key_points, answers=list(record.answers),
-                                           missing=missing, language=state.config.language)
+                                           missing=missing, language=state.config.language,
+                                           asked=list(record.followups))
         text = yield from self._stream(state, stream, qid)
         record.followups.append(text)
         state.followups_asked += 1
@@ -364,14 +365,18 @@ class InterviewEngine:
         yield Event(type="grade", grade=grade, question_id=qid)
 
     def grade_answer(self, card: QuestionCard, answer: str, language: str) -> Grade:
-        """Grade an answer to a card: the one place an interview, a regrade and the CLI grade."""
+        """Grade an answer to a card: the one place an interview and a regrade grade. The card's
+        model answer rides on the grade: the candidate sees it once the question is graded, and
+        the transcript keeps it with the grade."""
         try:
-            return self.grader.grade(card.question, card_key_points(card), answer, kind=card.kind,
-                                     language=language)
+            grade = self.grader.grade(card.question, card_key_points(card), answer, kind=card.kind,
+                                      language=language)
         except Exception as exc:  # the protocol says graders never raise; a bug must not end the session
-            return Grade(status="not_graded", not_graded_reason=f"grader error: {type(exc).__name__}: {exc}",
-                         provenance=Provenance(grader=getattr(self.grader, "kind", "offline"),
-                                               grader_version="unknown", rubric_version=RUBRIC_VERSION))
+            grade = Grade(status="not_graded", not_graded_reason=f"grader error: {type(exc).__name__}: {exc}",
+                          provenance=Provenance(grader=getattr(self.grader, "kind", "offline"),
+                                                grader_version="unknown", rubric_version=RUBRIC_VERSION))
+        model_answer = card.answer_in(language)
+        return grade.model_copy(update={"model_answer": model_answer}) if model_answer else grade
 
     def _advance(self, state: SessionState) -> Iterator[Event]:
         state.current += 1

@@ -8,7 +8,7 @@ means "discard the deltas streamed so far": the engine's final turn text is auth
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -37,7 +37,7 @@ class Interviewer(Protocol):
         ...
 
     def followup(self, card: QuestionCard, *, key_points: list[str], answers: list[str],
-                 missing: list[str], language: Language) -> Iterator[Chunk]:
-        """One follow-up question on what the answers missed. key_points are hidden from the
-        candidate: the text must not quote them."""
+                 missing: list[str], language: Language, asked: Sequence[str] = ()) -> Iterator[Chunk]:
+        """One follow-up question on what the answers missed (`asked`: the follow-ups already asked
+        on this question). key_points are hidden from the candidate: the text must not quote them."""
         ...

@@ -7,7 +7,7 @@ a notice says so; partial streamed text is discarded (InterviewerNotice(reset=Tr
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from interviewer.interviewers.base import Chunk, InterviewerNotice
 from interviewer.interviewers.offline import OfflineInterviewer
@@ -46,7 +46,7 @@ class LLMInterviewer:
         yield from self._stream(messages, fallback, language, "提问" if language == "zh" else "phrase the question")
 
     def followup(self, card: QuestionCard, *, key_points: list[str], answers: list[str],
-                 missing: list[str], language: Language) -> Iterator[Chunk]:
+                 missing: list[str], language: Language, asked: Sequence[str] = ()) -> Iterator[Chunk]:
         answer = "\n\n".join(answers)
         messages = render(self.followup_prompt.text, language_name=LANGUAGE_NAMES[language],
                           question=card.question,
@@ -54,7 +54,7 @@ class LLMInterviewer:
                           missing="\n".join(f"- {p}" for p in missing) or "(none)",
                           answer=neutralise(answer, "candidate_answer"))
         fallback = self.offline.followup_text(card, key_points=key_points, answers=answers, missing=missing,
-                                              language=language)
+                                              language=language, asked=asked)
         what = "追问" if language == "zh" else "write the follow-up"
         yield from self._stream(messages, fallback, language, what, forbidden=key_points)
 

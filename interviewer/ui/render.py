@@ -53,6 +53,8 @@ T = {
         "overall": "总体得分", "by_topic": "按主题", "by_criterion": "按评分维度",
         "strongest": "强项", "weakest": "弱项", "questions": "题目", "graded": "已评分",
         "regrade": "重新评分", "original": "原评分", "none": "无", "weight": "权重", "reason": "理由",
+        "model_answer": "参考答案",
+        "project": "项目题按回答的结构评分（情境、本人角色、设计取舍、量化结果），不核对项目事实。",
     },
     "en": {
         "total": "Total", "criteria": "Criteria", "key_points": "Key points", "reference": "Reference notes",
@@ -62,6 +64,9 @@ T = {
         "overall": "Overall", "by_topic": "By topic", "by_criterion": "By criterion",
         "strongest": "Strongest", "weakest": "Weakest", "questions": "Questions", "graded": "graded",
         "regrade": "Regrade", "original": "Original grade", "none": "none", "weight": "weight", "reason": "reason",
+        "model_answer": "Model answer",
+        "project": "Project questions are graded on the answer's structure (situation, your role, design "
+                   "choices and trade-offs, measured results), not on facts about the project.",
     },
 }
 
@@ -198,6 +203,15 @@ def grade_block_html(grade: Grade, language: str = "zh", heading: str | None = N
     return "".join(parts)
 
 
+def model_answer_html(grade: Grade | None, language: str = "zh") -> str:
+    """The model answer that came with a grade: shown only once the question is graded."""
+    if grade is None or not grade.model_answer:
+        return ""
+    t = _t(language)
+    return (f'<details class="ms-model-answer" open><summary><b>{esc(t["model_answer"])}</b></summary>'
+            f'<div class="ms-notes">{esc(grade.model_answer)}</div></details>')
+
+
 def source_html(card: QuestionCard | None, language: str = "zh") -> str:
     if card is None:
         return ""
@@ -237,6 +251,9 @@ def grade_card_html(question_id: str, asked: str, answers: list[str], grade: Gra
         out.append(f'<div class="ms-pair">{"".join(blocks)}</div>')
     elif grade is not None:
         out.append(grade_block_html(grade, language))
+    if card is not None and card.kind == "project" and (grade is not None or history):
+        out.append(f'<div class="ms-meta ms-project-note">{esc(t["project"])}</div>')
+    out.append(model_answer_html(grade or (history[-1][1] if history else None), language))
     out.append(source_html(card, language))
     out.append("</div>")
     return "".join(out)
