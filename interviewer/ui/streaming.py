@@ -24,13 +24,16 @@ import contextvars
 import gc
 import os
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+# gradio is imported lazily in this module: app.py imports it first, so that the settings below
+# and the garbage-collector switch come before gradio's import.
+if TYPE_CHECKING:
+    import gradio as gr
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "100000")
 os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "1000")
-
-import gradio as gr  # noqa: E402  (after the analytics settings above)
 
 # Seconds between re-renders of a streamed message.
 STREAM_INTERVAL = 0.05
@@ -52,7 +55,7 @@ def freeze_startup() -> None:
     gc.enable()
 
 
-def wire_chat(chatbot: gr.Chatbot | None, messages: list[dict]) -> Any:
+def wire_chat(chatbot: gr.Chatbot | None, messages: list[dict]) -> Any:  # noqa: F821
     """What Gradio's own postprocessing would send for the chat, made here in the job's thread."""
     if chatbot is None:
         return messages
@@ -66,6 +69,8 @@ async def serve(job, *args):
     latest replaces any not yet sent), publish("warning", text) shows a toast, and the job's
     return value is the final view.
     """
+    import gradio as gr
+
     loop = asyncio.get_running_loop()
     feed: asyncio.Queue = asyncio.Queue()
 
