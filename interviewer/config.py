@@ -1,6 +1,8 @@
-"""Settings from the environment. Read once per process entry point and passed down, never global.
+"""Settings from the environment. Read once per process entry point and passed down, never global:
+every MIANSHI_*, OPENAI_* and GRADIO_SERVER_* variable the program reads is read here.
 
-The API key is kept as a SecretStr so it cannot leak through repr, logs, exports or the store.
+The API key and the browser secret are kept as SecretStr so they cannot leak through repr, logs,
+exports or the store.
 """
 
 from __future__ import annotations
@@ -31,9 +33,13 @@ class Settings(BaseModel):
     llm_max_retries: int = 2
     admin: bool = False
     max_answer_chars: int = 4000
+    browser_secret: SecretStr | None = None
+    concurrency: int = 32
+    server_name: str = "127.0.0.1"
+    server_port: int = 7860
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
         key = env.get("OPENAI_API_KEY") or None
         return cls(
@@ -47,6 +53,11 @@ class Settings(BaseModel):
             llm_max_retries=int(env.get("MIANSHI_LLM_MAX_RETRIES") or 2),
             admin=_env_bool(env.get("MIANSHI_ADMIN")),
             max_answer_chars=int(env.get("MIANSHI_MAX_ANSWER_CHARS") or 4000),
+            browser_secret=SecretStr(env["MIANSHI_BROWSER_SECRET"]) if env.get("MIANSHI_BROWSER_SECRET") else None,
+            concurrency=int(env.get("MIANSHI_CONCURRENCY") or 32),
+            # Spaces sets GRADIO_SERVER_NAME=0.0.0.0; locally the app listens on loopback only.
+            server_name=env.get("GRADIO_SERVER_NAME") or "127.0.0.1",
+            server_port=int(env.get("GRADIO_SERVER_PORT") or 7860),
         )
 
     @property
@@ -60,9 +71,17 @@ class Settings(BaseModel):
 
     @property
     def endpoint_host(self) -> str:
+        """Host (and port) of the endpoint, for display: never the user:password or query of the URL."""
         if not self.openai_base_url:
             return "api.openai.com"
-        return urlparse(self.openai_base_url).netloc or self.openai_base_url
+        try:
+            url = urlparse(self.openai_base_url)
+            host, port = url.hostname, url.port
+        except ValueError:  # a malformed port or host
+            return "configured endpoint"
+        if not host:
+            return "configured endpoint"
+        return f"{host}:{port}" if port else host
 
     @property
     def chroma_dir(self) -> Path:

@@ -23,8 +23,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from interviewer.grading.rubric import criterion_name
 from interviewer.models import KeyPointStatus, SessionConfig, Turn, utcnow
-from interviewer.transcripts import (
-    GradeRecord, Scrubber, SessionExists, SessionRecord, StoredGrade, TranscriptStore,
+from interviewer.store import (
+    GradeRecord,
+    Scrubber,
+    SessionExists,
+    SessionRecord,
+    StoredGrade,
+    TranscriptStore,
 )
 
 FORMAT = "mianshi-session"
@@ -75,7 +80,7 @@ class ExportFile(_Strict):
         return v
 
     @model_validator(mode="after")
-    def _consistent(self) -> "ExportFile":
+    def _consistent(self) -> ExportFile:
         indexes = [t.index for t in self.turns]
         if len(set(indexes)) != len(indexes):
             raise ValueError("two turns have the same index")
@@ -195,7 +200,7 @@ _LABELS = {
            "reason": "理由", "key_points": "要点", "summary": "总结", "graded_by": "评分来源",
            "superseded": "之前的评分（已被重新评分取代）", "not_graded": "未评分", "evidence": "依据",
            "fallback": "回退原因", "notice": "提示", "none": "无", "repeat": "（请求重复问题）",
-           "end": "（结束面试）"},
+           "end": "（结束面试）", "model_answer": "参考答案"},
     "en": {"title": "Mock interview transcript", "date": "Date", "status": "Status", "interviewer": "Interviewer",
            "grader": "Grader", "topics": "Topics", "questions": "Questions", "answered": "answered",
            "graded": "graded", "overall": "Overall", "question": "Question", "candidate": "Candidate",
@@ -204,7 +209,8 @@ _LABELS = {
            "key_points": "Key points", "summary": "Summary", "graded_by": "Graded by",
            "superseded": "Earlier grades (superseded by a regrade)", "not_graded": "Not graded",
            "evidence": "evidence", "fallback": "fallback", "notice": "Notice", "none": "none",
-           "repeat": "(asked to repeat the question)", "end": "(ended the interview)"},
+           "repeat": "(asked to repeat the question)", "end": "(ended the interview)",
+           "model_answer": "Model answer"},
 }
 _STATUS_MARK = {KeyPointStatus.covered: "✅", KeyPointStatus.partly: "◐", KeyPointStatus.missing: "❌",
                 KeyPointStatus.wrong: "⚠️"}
@@ -276,6 +282,8 @@ def _grade_card(g: StoredGrade, L: dict[str, str], language: str) -> list[str]:
             out.append(item)
     if grade.summary:
         out += ["", f"**{L['summary']}:** {md_escape(grade.summary)}"]
+    if grade.model_answer:
+        out += ["", f"**{L['model_answer']}:** {md_escape(' '.join(grade.model_answer.split()))}"]
     out += ["", _provenance_line(g, L)]
     return out
 

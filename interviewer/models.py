@@ -6,15 +6,15 @@ models, so it can be validated, serialised to JSON and stored without loss.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 # --------------------------------------------------------------------------- question bank
@@ -47,23 +47,31 @@ TOPICS: tuple[str, ...] = (
 
 
 class Misconception(BaseModel):
-    """A wrong claim candidates make about a card, and the key point it contradicts (content schema)."""
+    """A wrong claim candidates really make, tied to the key point it contradicts."""
 
-    claim: str
+    claim: str = Field(description="the wrong claim as a candidate states it (Chinese)")
     claim_en: str = ""
-    point: int = Field(ge=0, description="0-based index into the card's key_points")
-    why: str = ""
+    point: int = Field(ge=0, description="0-based index of the key point this claim contradicts")
+    why: str = Field(default="", description="what is actually true")
 
 
 class Fact(BaseModel):
-    """A checkable fact: said of `subject`, a `holds` term is right and a `not` term means a swap."""
+    """A checkable fact of a key point: said of `subject`, a `not` term instead of a `holds` term
+    means the answer swapped or inverted it (stage 2 shards the gradients, not the parameters)."""
+
+    model_config = ConfigDict(populate_by_name=True)
 
     point: int = Field(ge=0)
-    subject: list[str] = Field(default_factory=list)
-    holds: list[str] = Field(default_factory=list)
-    not_: list[str] = Field(default_factory=list, alias="not")
+    subject: list[str] = Field(min_length=1, description="ways an answer names the thing")
+    holds: list[str] = Field(default_factory=list, description="terms that go with the subject when right")
+    not_: list[str] = Field(default_factory=list, alias="not", description="terms that mean a swap")
 
-    model_config = {"populate_by_name": True}
+
+class FollowUp(BaseModel):
+    """The question an interviewer asks when a key point is missing; it never states the point."""
+
+    zh: str
+    en: str = ""
 
 
 class QuestionCard(BaseModel):
@@ -83,8 +91,29 @@ class QuestionCard(BaseModel):
     key_points: list[str] = Field(default_factory=list, description="reviewed points a strong answer covers")
     correction: str | None = Field(
         default=None, description="where the source notes are wrong: what they say and what is true")
-    misconceptions: list[Misconception] = Field(default_factory=list, description="known wrong claims")
-    facts: list[Fact] = Field(default_factory=list, description="structured facts a swap contradicts")
+    misconceptions: list[Misconception] = Field(default_factory=list)
+    facts: list[Fact] = Field(default_factory=list)
+    followups: list[FollowUp] = Field(
+        default_factory=list, description="one per key point, in the same order (empty if not written)")
+    model_answer: str = Field(default="", description="what an excellent candidate would say; shown after grading")
+    model_answer_en: str = ""
+    source_question: str | None = Field(
+        default=None, description="the source's own wording when the reviewed notes reword the question")
+    also_at: list[str] = Field(
+        default_factory=list, description="ids of other places in the sources that ask the same question")
+
+    def followup_for(self, point: int, language: str = "zh") -> str | None:
+        """The reviewed follow-up for key point `point`, in the language asked for (else Chinese)."""
+        if not 0 <= point < len(self.followups):
+            return None
+        f = self.followups[point]
+        return (f.en or f.zh) if language == "en" else f.zh
+
+    def answer_in(self, language: str = "zh") -> str:
+        """The model answer in the language asked for, falling back to the other one."""
+        if language == "en":
+            return self.model_answer_en or self.model_answer
+        return self.model_answer or self.model_answer_en
 
 
 # --------------------------------------------------------------------------- sessions
@@ -174,3 +203,5 @@ class Grade(BaseModel):
     summary: str = ""
     not_graded_reason: str | None = None
     provenance: Provenance
+    model_answer: str | None = Field(
+        default=None, description="the card's model answer, attached once the question is graded (never before)")

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from interviewer.engine.session import CardHistory, PlannerHistory
 from interviewer.models import utcnow
-from interviewer.session import CardHistory, PlannerHistory
-from interviewer.transcripts import TranscriptStore
+from interviewer.store import TranscriptStore
 
 # Mastery halves its weight for a session this many days older: last week's answers matter
 # more than last quarter's, but old ones still count when nothing newer exists.
@@ -59,7 +59,7 @@ def _resolve_topics(row: dict[str, Any], card_topics: CardTopics | None) -> list
 
 
 def _aware(dt: datetime) -> datetime:
-    return dt if dt.tzinfo is not None else dt.replace(tzinfo=timezone.utc)
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
 
 
 def topic_mastery(store: TranscriptStore, owner: str | None = None, *, card_topics: CardTopics | None = None,
@@ -99,7 +99,7 @@ def topic_series(store: TranscriptStore, owner: str | None = None, *,
     """Per topic, by session day (UTC): the mean total of that day's graded questions, oldest first."""
     buckets: dict[tuple[str, date], list[float]] = defaultdict(list)
     for row in store.graded_rows(owner):
-        day = _aware(row["session_at"]).astimezone(timezone.utc).date()
+        day = _aware(row["session_at"]).astimezone(UTC).date()
         for topic in _resolve_topics(row, card_topics):
             buckets[(topic, day)].append(row["total"])
     out: dict[str, list[SeriesPoint]] = defaultdict(list)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One entry point for a fresh machine: installs what is needed, then starts the app or runs the tests.
 #   bash scripts/dev.sh app     # start the app on http://127.0.0.1:7860 (offline, no configuration)
-#   bash scripts/dev.sh test    # run the whole test suite (installs Debian chromium for browser tests)
+#   bash scripts/dev.sh test    # lint, then run the whole test suite (installs Debian chromium for browser tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,6 +35,8 @@ case "$cmd" in
   test)
     ensure_env
     ensure_chromium
+    # The linter first (rules in pyproject.toml): a style error fails the run like a test.
+    uv run --frozen ruff check --quiet .
     exec uv run --frozen python -m pytest "$@"
     ;;
   *)

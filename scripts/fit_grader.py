@@ -44,7 +44,7 @@ class CachedEmbedder:
     """The real Embedder with a persistent text -> vector cache, for fast refits."""
 
     def __init__(self, path: Path | None):
-        from interviewer.embedding import Embedder
+        from interviewer.bank.embedding import Embedder
 
         self.inner = Embedder(cache_size=16)
         self.name = self.inner.name

@@ -1,8 +1,9 @@
-"""Merge the enriched card entries of /work/content/<doc stem>.json into corpus/key_points.json.
+"""Merge the enriched card entries of ../content/<doc stem>.json into corpus/key_points.json.
 
-    uv run --frozen python scripts/merge_content.py [--content-dir /work/content] [--notes corpus/key_points.json] [--check]
+    uv run --frozen python scripts/merge_content.py [--content-dir ../content]
+        [--notes corpus/key_points.json] [--check]
 
-Each content file is {"doc", "cards": [ENTRY, ...]} (schema: /work/content/SCHEMA.md). An ENTRY replaces
+Each content file is {"doc", "cards": [ENTRY, ...]} (schema: ../content/SCHEMA.md). An ENTRY replaces
 the notes entry with the same (doc, position) — corrected key points and corrections included — and
 adds its `misconceptions` and `facts` (read by the offline grader) and its other fields (follow-ups,
 model answers), which the notes loader ignores. Entries of documents without a content file are kept
@@ -22,7 +23,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from interviewer.notes import NotesFile  # noqa: E402
+from interviewer.bank.notes import NotesFile  # noqa: E402
 
 
 def merge(notes: dict, content_files: list[Path]) -> tuple[dict, dict]:
@@ -53,7 +54,7 @@ def merge(notes: dict, content_files: list[Path]) -> tuple[dict, dict]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--content-dir", type=Path, default=Path("/work/content"))
+    ap.add_argument("--content-dir", type=Path, default=REPO.parent / "content")
     ap.add_argument("--notes", type=Path, default=REPO / "corpus" / "key_points.json")
     ap.add_argument("--check", action="store_true", help="report only, write nothing")
     args = ap.parse_args(argv)

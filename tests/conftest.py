@@ -13,7 +13,7 @@ from interviewer.config import REPO_ROOT, Settings
 
 @pytest.fixture(scope="session")
 def embedder():
-    from interviewer.embedding import Embedder
+    from interviewer.bank.embedding import Embedder
 
     return Embedder()
 
@@ -28,6 +28,6 @@ def bank_settings(tmp_path_factory) -> Settings:
 @pytest.fixture(scope="session")
 def bank(bank_settings, embedder):
     """The real bank built from corpus/ into a real Chroma store on disk (shared: read-only use)."""
-    from interviewer.bank import QuestionBank
+    from interviewer.bank.bank import QuestionBank
 
     return QuestionBank.open(bank_settings, embedder=embedder)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.app_server import AppServer
+from interviewer.testing.app_server import AppServer
 
 pytestmark = pytest.mark.slow
 
@@ -95,7 +95,7 @@ def test_interview_over_the_api(server):
         # A card appears exactly for the graded questions, never for the one still being asked.
         shown = re.findall(r'data-question-id="([^"]+)"', v["cards"])
         assert sorted(shown) == sorted(graded_ids(bs))
-        for qid in set(graded_ids(bs)) - before:
+        for _qid in set(graded_ids(bs)) - before:
             assert 'class="ms-total"' in v["cards"] and "ms-kp" in v["cards"] and "ms-criterion" in v["cards"]
     assert followups >= 1, "follow-ups were on but none was asked"
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from interviewer.config import REPO_ROOT
-from tests.app_server import AppServer
+from interviewer.testing.app_server import AppServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -8,10 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from interviewer.bank import QuestionBank, dense_texts
+from interviewer.bank.bank import QuestionBank, dense_texts
+from interviewer.bench.retrieval_set import RETRIEVAL_SET
 from interviewer.config import REPO_ROOT, Settings
 from interviewer.models import TOPICS
-from tests.retrieval_set import RETRIEVAL_SET
 
 SEED = REPO_ROOT / "corpus"
 
@@ -163,7 +163,7 @@ def test_broken_files_are_skipped_and_the_rest_ingests(tmp_path, embedder):
 
 
 def test_collection_reopens_with_our_registered_embedding_function(tmp_path, embedder):
-    from interviewer.chroma_store import COLLECTION, MianshiEmbeddingFunction, open_client
+    from interviewer.bank.vectors import COLLECTION, MianshiEmbeddingFunction, open_client
 
     settings = _small_settings(tmp_path)
     QuestionBank.open(settings, embedder=embedder)
@@ -177,7 +177,7 @@ def test_collection_reopens_with_our_registered_embedding_function(tmp_path, emb
 
 
 def test_lost_vectors_are_rebuilt_on_first_dense_query(tmp_path, embedder):
-    from interviewer.chroma_store import COLLECTION, open_client
+    from interviewer.bank.vectors import COLLECTION, open_client
 
     settings = _small_settings(tmp_path)
     QuestionBank.open(settings, embedder=embedder)

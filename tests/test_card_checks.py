@@ -60,7 +60,8 @@ LORA_CONTENT = CardContent(
         claim_en="LoRA re-initialises all of the model's parameters randomly and retrains them all.",
         point=0, why="LoRA 冻结原权重，只训练新加的低秩矩阵 A 和 B。")],
     facts=[
-        Fact(point=1, subject=["矩阵A", "A 矩阵", "A矩阵", "matrix A"], holds=["高斯", "随机", "gaussian", "random", "kaiming"],
+        Fact(point=1, subject=["矩阵A", "A 矩阵", "A矩阵", "matrix A"],
+             holds=["高斯", "随机", "gaussian", "random", "kaiming"],
              **{"not": ["初始化为 0", "初始化为0", "全 0", "全0", "zero"]}),
         Fact(point=1, subject=["矩阵B", "B 矩阵", "B矩阵", "matrix B"], holds=["0", "零", "zero"],
              **{"not": ["高斯", "gaussian", "随机", "random"]}),
@@ -146,7 +147,8 @@ def test_negated_point_is_wrong_and_an_undecidable_contrast_lowers_confidence(gr
     assert inverted.key_points[0].status == KeyPointStatus.wrong
     assert inverted.total <= plain.total - 4
     # A contrast the grader cannot judge: the grade says so instead of claiming certainty.
-    contrast = grader.grade(q, points, "是 Pre-Norm 而不是 Post-Norm 保留了干净的恒等残差路径，所以梯度稳定，训练更容易。")
+    contrast = grader.grade(q, points, "是 Pre-Norm 而不是 Post-Norm 保留了干净的恒等残差路径，"
+                                       "所以梯度稳定，训练更容易。")
     assert contrast.key_points[0].status != KeyPointStatus.wrong
     assert "可信度低" in contrast.summary
 
@@ -159,7 +161,7 @@ def test_content_without_matching_points_is_ignored(grader):
 
 
 def test_cards_and_notes_carry_misconceptions_and_facts(tmp_path):
-    from interviewer.notes import apply_notes, load_notes
+    from interviewer.bank.notes import apply_notes, load_notes
 
     card = QuestionCard(id="003_x:028", question="ZeRO 的三个阶段？", doc="003_x.txt", position=28, line=1)
     notes = tmp_path / "key_points.json"

@@ -58,7 +58,8 @@ def test_grade_with_reference_and_from_bank(bank, bank_settings, monkeypatch, ca
                  "--offline"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["grade"]["status"] == "graded" and data["key_points_from"] == {"reference": "given"}
-    assert [v["point"] for v in data["grade"]["key_points"]] == ["缓存历史 token 的 key 和 value。", "避免每一步重复计算注意力。"]
+    assert [v["point"] for v in data["grade"]["key_points"]] == [
+        "缓存历史 token 的 key 和 value。", "避免每一步重复计算注意力。"]
     target = bank.cards(section="推理")[0]
     main(["grade", "--question", target.question, "--answer", "不知道", "--offline"])
     out = capsys.readouterr().out

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from interviewer.config import REPO_ROOT
-from interviewer.evaluation import load_rows, metrics, pearson, qwk, rankdata, spearman, to_bins
+from interviewer.grading.evaluation import load_rows, metrics, pearson, qwk, rankdata, spearman, to_bins
 
 DATA_DIR = REPO_ROOT.parent / "shared" / "bench" / "grading"
 KEYS = ("n", "pearson", "spearman", "qwk", "rmse", "mae", "seconds_per_answer")

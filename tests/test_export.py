@@ -7,17 +7,24 @@ import os
 import sqlite3
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from markdown_it import MarkdownIt
 
 from interviewer.config import REPO_ROOT, Settings
 from interviewer.export import (
-    FORMAT_VERSION, InvalidExport, dumps_json, import_json, md_escape, md_fence, to_json, to_markdown,
+    FORMAT_VERSION,
+    InvalidExport,
+    dumps_json,
+    import_json,
+    md_escape,
+    md_fence,
+    to_json,
+    to_markdown,
 )
 from interviewer.models import CriterionScore, Grade, KeyPointStatus, KeyPointVerdict, Provenance, Turn
-from interviewer.transcripts import Scrubber, TranscriptStore
+from interviewer.store import Scrubber, TranscriptStore
 
 INJECTION = ('<script>alert("x")</script> <img src=x onerror=alert(1)> [click](javascript:alert(1)) '
              "**bold** # not a heading\n```\n</code></pre><b>out</b>\n````")
@@ -50,7 +57,7 @@ def fill(store: TranscriptStore, sid: str = "sess-1", owner: str = "browser-secr
         "records": {"d:001": {"card_id": "d:001", "question": "LoRA 初始化?", "topics": ["微调"]},
                     "d:002": {"card_id": "d:002", "question": "PPO 的 KL?", "topics": ["RLHF"]}},
         "interviewer_label": "Offline interviewer", "grader_label": "offline grader",
-        "created_at": datetime(2025, 3, 1, 10, 0, tzinfo=timezone.utc).isoformat(), "finished_at": None,
+        "created_at": datetime(2025, 3, 1, 10, 0, tzinfo=UTC).isoformat(), "finished_at": None,
     }
     store.record_session(state)
     texts = [("interviewer", "question", "d:001", "LoRA 初始化参数? 为什么一半是 0"),
@@ -237,15 +244,14 @@ def test_cli_export_scrubs_the_configured_key_even_from_old_rows(tmp_path):
 def test_app_exports_replace_their_files_instead_of_piling_up(store, tmp_path):
     # The app writes a session's downloads each time its report appears: one file per session
     # and format in the process's export dir, rewritten whole, never a new temp dir per export.
-    from interviewer.ui.app import write_exports
-    from interviewer.ui.services import Services
+    from interviewer.service import Services
 
     fill(store)
     services = Services(settings=Settings.from_env({"MIANSHI_DATA_DIR": str(tmp_path)}), bank=None,
                         engine=None, grader=None, store=store, export_dir=tmp_path / "exports")
     record = store.get_session("sess-1")
-    first = write_exports(services, record)
-    second = write_exports(services, record)
+    first = services.write_exports(record)
+    second = services.write_exports(record)
     assert first == second
     assert sorted(p.name for p in (tmp_path / "exports").iterdir()) == ["mianshi-sess-1.json", "mianshi-sess-1.md"]
     assert json.loads(open(second[1], encoding="utf-8").read())["session"]["id"] == "sess-1"

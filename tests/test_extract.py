@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from interviewer.bank.corpus import MAX_BYTES, load_corpus
+from interviewer.bank.extract import extract_cards, normalise_section
+from interviewer.bank.notes import NotesEntry, NotesFile, apply_notes, load_notes, question_similarity
 from interviewer.config import REPO_ROOT
-from interviewer.corpus import MAX_BYTES, load_corpus
-from interviewer.extract import extract_cards, normalise_section
 from interviewer.models import TOPICS, QuestionKind
-from interviewer.notes import NotesEntry, NotesFile, apply_notes, load_notes, question_similarity
 
 CORPUS = REPO_ROOT / "corpus"
 DOCS = {"000_f1b1afb021c88bc1.txt": 25, "001_d9b2635feb76d0f0.txt": 12,
@@ -125,8 +125,9 @@ def test_kinds_topics_difficulty(all_cards):
 
 
 @pytest.mark.parametrize("raw,expected", [
-    ("三、大模型(LLMs)LangChain", "LangChain"), ("四、大模型分布式训练", "分布式训练"), ("五、大模型(LLMs)推理", "推理"),
-    ("(三)专业知识问答(八股)", "八股"), ("手撕代码", "手撕"), ("项目介绍", "项目"), ("二面面经", "二面"), ("算法", "手撕")])
+    ("三、大模型(LLMs)LangChain", "LangChain"), ("四、大模型分布式训练", "分布式训练"),
+    ("五、大模型(LLMs)推理", "推理"), ("(三)专业知识问答(八股)", "八股"), ("手撕代码", "手撕"),
+    ("项目介绍", "项目"), ("二面面经", "二面"), ("算法", "手撕")])
 def test_normalise_section(raw, expected):
     assert normalise_section(raw) == expected
 

@@ -16,12 +16,12 @@ import sqlite3
 
 import pytest
 
-from bench.common import call, client, new_browser, start_args
+from interviewer.bench.common import call, client, new_browser, start_args
 from interviewer.config import REPO_ROOT, Settings
-from interviewer.llm import RetryPolicy
+from interviewer.llm.client import RetryPolicy
+from interviewer.store import TranscriptStore
+from interviewer.testing.app_server import inprocess_app
 from interviewer.testing.fake_openai import FakeOpenAI, Reply
-from interviewer.transcripts import TranscriptStore
-from tests.app_server import inprocess_app
 
 pytestmark = pytest.mark.slow
 
@@ -64,7 +64,7 @@ class Faults:
         self.mode = "ok"
 
     def __call__(self, request):
-        from bench.common import fake_model_script
+        from interviewer.bench.common import fake_model_script
 
         if self.mode == "ok":
             return fake_model_script(request)
@@ -202,8 +202,8 @@ def test_store_read_only_or_disk_full(app, mode, message):
 def test_broken_corpus_files_are_skipped_by_name_and_the_bank_serves(tmp_path, embedder):
     """Binary, empty, GBK, huge and truncated-UTF-8 files beside a real 面经: the bank is built from
     what can be read, says which files were skipped and why, and an interview runs on it."""
-    from interviewer.bank import QuestionBank
-    from interviewer.factory import build_engine
+    from interviewer.bank.bank import QuestionBank
+    from interviewer.engine.factory import build_engine
     from interviewer.models import SessionConfig
 
     corpus = tmp_path / "corpus"
@@ -213,7 +213,7 @@ def test_broken_corpus_files_are_skipped_by_name_and_the_bank_serves(tmp_path, e
     (corpus / "empty.md").write_bytes(b"")
     (corpus / "huge.txt").write_bytes(("一面\n1. 什么是注意力机制？\n" * 260_000).encode("utf-8"))
     (corpus / "gbk.txt").write_bytes("字节跳动 一面\n1. 介绍一下 KV cache 的作用？\n2. 什么是 MoE？\n".encode("gbk"))
-    (corpus / "cut.txt").write_bytes("一面\n1. 讲讲 RoPE？\n".encode("utf-8") + "旋转".encode("utf-8")[:-1])
+    (corpus / "cut.txt").write_bytes("一面\n1. 讲讲 RoPE？\n".encode() + "旋转".encode()[:-1])
     settings = Settings.from_env({"MIANSHI_DATA_DIR": str(tmp_path / "data"), "MIANSHI_CORPUS_DIR": str(corpus),
                                   "MIANSHI_INTERVIEWER": "offline"})
     bank = QuestionBank.open(settings, embedder=embedder)

@@ -18,8 +18,8 @@ import re
 import pytest
 
 from interviewer.config import REPO_ROOT
-from interviewer.evaluation import load_rows
 from interviewer.grading.datasets import row_task
+from interviewer.grading.evaluation import load_rows
 from interviewer.grading.offline import OfflineGrader
 from interviewer.grading.rubric import weighted_total
 from interviewer.grading.scoring import ONE_WRONG_CAP, TWO_WRONG_CAP

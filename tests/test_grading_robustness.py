@@ -37,13 +37,16 @@ CARDS = {
         question="Redis 的缓存穿透、缓存击穿、缓存雪崩分别是什么？怎么解决？",
         points=[
             "缓存穿透：查询一个缓存和数据库里都不存在的数据，请求每次都打到数据库；用布隆过滤器或缓存空值解决。",
-            "缓存击穿：一个热点 key 过期的瞬间，大量并发请求同时打到数据库；用互斥锁重建缓存或热点 key 不过期（逻辑过期）。",
+            "缓存击穿：一个热点 key 过期的瞬间，大量并发请求同时打到数据库；"
+            "用互斥锁重建缓存或热点 key 不过期（逻辑过期）。",
             "缓存雪崩：大量 key 同时过期或 Redis 宕机，请求全部落到数据库；过期时间加随机值，集群高可用，限流降级。",
         ],
         good=("缓存穿透是请求的数据在缓存和数据库里都不存在，所以每次请求都会打到数据库上，可以用布隆过滤器先拦截，"
               "或者把空值也缓存起来并设置较短的过期时间。缓存击穿是某个热点 key 突然过期，大量并发请求同时去查数据库，"
-              "可以用互斥锁保证只有一个线程去重建缓存，或者让热点 key 逻辑过期、不设置物理过期。缓存雪崩是大量 key 在同一时间过期，"
-              "或者 Redis 整个宕机，请求全部落到数据库，解决办法是给过期时间加上随机值，搭建 Redis 集群保证高可用，再配合限流和降级。"),
+              "可以用互斥锁保证只有一个线程去重建缓存，或者让热点 key 逻辑过期、不设置物理过期。"
+              "缓存雪崩是大量 key 在同一时间过期，"
+              "或者 Redis 整个宕机，请求全部落到数据库，解决办法是给过期时间加上随机值，"
+              "搭建 Redis 集群保证高可用，再配合限流和降级。"),
         weak="就是缓存出问题了，数据库压力会变大，可以加机器。",
         keywords="穿透 布隆过滤器 空值 击穿 热点key 互斥锁 逻辑过期 雪崩 随机过期时间 集群 限流 降级",
         dont_know="这个我不太清楚",
@@ -57,15 +60,19 @@ CARDS = {
         question="What are the differences between TCP and UDP?",
         points=[
             "TCP is connection-oriented: a three-way handshake sets up the connection; UDP is connectionless.",
-            "TCP is reliable: sequence numbers, acknowledgements and retransmission give ordered, lossless delivery; UDP is best effort.",
+            "TCP is reliable: sequence numbers, acknowledgements and retransmission give ordered, lossless delivery; "
+            "UDP is best effort.",
             "TCP has flow control and congestion control; UDP has neither and sends at any rate.",
-            "The UDP header is a fixed 8 bytes; the TCP header is 20 to 60 bytes, so UDP has lower overhead and latency.",
+            "The UDP header is a fixed 8 bytes; the TCP header is 20 to 60 bytes, "
+            "so UDP has lower overhead and latency.",
         ],
         good=("TCP is connection-oriented: before sending data the two sides do a three-way handshake, while UDP is "
               "connectionless and just sends datagrams. TCP is reliable because every segment has a sequence number, "
-              "the receiver acknowledges it and lost segments are retransmitted, so data arrives complete and in order; "
+              "the receiver acknowledges it and lost segments are retransmitted, "
+              "so data arrives complete and in order; "
               "UDP is best effort and may lose or reorder packets. TCP also does flow control with the receive window "
-              "and congestion control, whereas UDP sends at whatever rate the application wants. Finally the UDP header "
+              "and congestion control, whereas UDP sends at whatever rate the application wants. "
+              "Finally the UDP header "
               "is only 8 bytes compared with 20 to 60 bytes for TCP, so UDP has less overhead and lower latency."),
         weak="TCP is a protocol and UDP is another protocol used on the internet.",
         keywords="connection-oriented, connectionless, handshake, sequence number, ACK, retransmission, "
@@ -83,12 +90,17 @@ CARDS = {
             "ZeRO removes the redundancy of data parallelism, where every GPU holds a full copy of the model states.",
             "Stage 1 partitions the optimizer states across the data-parallel GPUs.",
             "Stage 2 also partitions the gradients.",
-            "Stage 3 also partitions the parameters themselves, gathering them with all-gather when a layer needs them.",
-            "Memory per GPU falls with each stage; stage 3 adds communication, and ZeRO-Offload moves states to CPU memory.",
+            "Stage 3 also partitions the parameters themselves, "
+            "gathering them with all-gather when a layer needs them.",
+            "Memory per GPU falls with each stage; stage 3 adds communication, "
+            "and ZeRO-Offload moves states to CPU memory.",
         ],
-        good=("In plain data parallelism every GPU keeps a full copy of the parameters, gradients and optimizer states, "
-              "which is redundant, and ZeRO removes that redundancy. Stage 1 shards the optimizer states, such as Adam's "
-              "moments, across the data-parallel GPUs. Stage 2 shards the gradients as well, so each GPU only keeps the "
+        good=("In plain data parallelism every GPU keeps a full copy of the parameters, "
+              "gradients and optimizer states, "
+              "which is redundant, and ZeRO removes that redundancy. "
+              "Stage 1 shards the optimizer states, such as Adam's "
+              "moments, across the data-parallel GPUs. "
+              "Stage 2 shards the gradients as well, so each GPU only keeps the "
               "gradients for its own shard. Stage 3 shards the parameters too: before a layer runs, its parameters are "
               "all-gathered and freed afterwards. Each stage cuts the memory per GPU further, but stage 3 costs more "
               "communication; ZeRO-Offload can also move the states to CPU memory."),
@@ -210,7 +222,8 @@ def test_answers_that_mention_scoring_or_system_turns_are_still_graded(text):
 
 
 def test_rlhf_answer_mentioning_scoring_is_graded_on_its_content(grader):
-    points = ["先用人类偏好数据训练奖励模型，给回答打分。", "再用 PPO 以奖励模型的分数为奖励优化策略模型，并加 KL 惩罚防止偏离参考模型。"]
+    points = ["先用人类偏好数据训练奖励模型，给回答打分。",
+              "再用 PPO 以奖励模型的分数为奖励优化策略模型，并加 KL 惩罚防止偏离参考模型。"]
     answer = ("先收集人类对回答的偏好，训练一个奖励模型，让它学会人类的评分标准，给回答打分；"
               "然后用 PPO 优化策略模型，奖励就是奖励模型给的分数，同时加上和参考模型之间的 KL 惩罚，防止模型跑偏。")
     g = grader.grade("说说 RLHF 的流程？", points, answer)

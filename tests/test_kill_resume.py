@@ -8,9 +8,9 @@ import signal
 
 import pytest
 
-from bench.common import call, client, copy_built_bank, new_browser, start_args
-from interviewer.transcripts import TranscriptStore
-from tests.app_server import AppServer
+from interviewer.bench.common import call, client, copy_built_bank, new_browser, start_args
+from interviewer.store import TranscriptStore
+from interviewer.testing.app_server import AppServer
 
 pytestmark = pytest.mark.slow
 

@@ -10,13 +10,13 @@ import re
 import pytest
 
 from interviewer.config import Settings
-from interviewer.grading.llm import LLMGrader
-from interviewer.grading.rubric import RUBRIC_VERSION, CONCEPT_CRITERIA, weighted_total
-from interviewer.interviewers.llm import LLMInterviewer
-from interviewer.llm import ChatClient, RetryPolicy, neutralise
+from interviewer.engine.session import InterviewEngine, Phase
+from interviewer.grading.llm_grader import LLMGrader
+from interviewer.grading.rubric import CONCEPT_CRITERIA, RUBRIC_VERSION, weighted_total
+from interviewer.interviewers.llm_interviewer import LLMInterviewer
+from interviewer.llm.client import ChatClient, RetryPolicy, neutralise
+from interviewer.llm.prompts import load_prompt
 from interviewer.models import CriterionScore, QuestionCard, SessionConfig
-from interviewer.prompts import load_prompt
-from interviewer.session import InterviewEngine, Phase
 from interviewer.testing.fake_openai import FakeOpenAI, Reply
 
 FAST = RetryPolicy(max_retries=2, base_delay=0.01, max_delay=0.05)
@@ -99,7 +99,9 @@ def test_falls_back_to_json_mode_then_remembers(tmp_path):
 
 
 def test_falls_back_to_text_parsing(tmp_path):
-    reply = lambda r: grade_json(r, wrap="好的，评分如下：\n```json\n{}\n```\n希望有帮助。")
+    def reply(r):
+        return grade_json(r, wrap="好的，评分如下：\n```json\n{}\n```\n希望有帮助。")
+
     with FakeOpenAI(script=reply, reject_json_schema=True, reject_json_mode=True) as server:
         grade = grader_for(server, tmp_path).grade(QUESTION, POINTS, GOOD)
         formats = [r.response_format for r in server.requests]

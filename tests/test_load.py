@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from bench.common import copy_built_bank
-from bench.load import Candidate, run_load, verify_store
-from tests.app_server import AppServer
+from interviewer.bench.common import copy_built_bank
+from interviewer.bench.load import Candidate, run_load, verify_store
+from interviewer.testing.app_server import AppServer
 
 pytestmark = pytest.mark.slow
 
@@ -35,7 +35,7 @@ def test_the_store_check_catches_a_crossed_and_a_lost_turn(server):
     result = run_load(server.url, server.data_dir / "mianshi.sqlite3", candidates=2, questions=1,
                       followups=False, time_limit=60)
     assert result.errors == [] and result.problems == []
-    from bench import load
+    from interviewer.bench import load
 
     cands = load._last_candidates
     a, b = cands

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from interviewer.bank.keypoints import split_points
 from interviewer.grading.offline import OfflineGrader
 from interviewer.grading.rubric import RUBRIC_VERSION, criteria_for, weighted_total
-from interviewer.keypoints import split_points
 from interviewer.models import KeyPointStatus, QuestionKind
 
 QUESTION = "LoRA 的参数是怎么初始化的？为什么一半是 0？"

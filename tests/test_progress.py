@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from interviewer.models import (CriterionScore, Grade, Provenance, QuestionCard, SessionConfig, Turn)
+from interviewer.engine.session import PlannerHistory, plan_questions
+from interviewer.models import CriterionScore, Grade, Provenance, QuestionCard, SessionConfig, Turn
 from interviewer.progress import history_for_planner, series_rows, topic_mastery, topic_series
-from interviewer.session import PlannerHistory, plan_questions
-from interviewer.transcripts import TranscriptStore
+from interviewer.store import TranscriptStore
 
-NOW = datetime(2025, 6, 30, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2025, 6, 30, 12, 0, tzinfo=UTC)
 TOPICS = {"a:001": ["RAG"], "a:002": ["RAG"], "b:001": ["RLHF"], "b:002": ["RLHF", "LLM基础"], "c:001": ["Redis"]}
 
 

@@ -8,14 +8,27 @@ import random
 import pytest
 
 from interviewer.config import Settings
+from interviewer.engine.session import (
+    Event,
+    InterviewEngine,
+    Phase,
+    PlannerHistory,
+    SessionState,
+    card_key_points,
+    plan_questions,
+)
 from interviewer.grading.rubric import RUBRIC_VERSION, criteria_for, weighted_total
 from interviewer.interviewers import OfflineInterviewer
-from interviewer.interviewers.base import coverage
-from interviewer.models import (CriterionScore, Grade, KeyPointStatus, KeyPointVerdict, Provenance, QuestionCard,
-                                SessionConfig)
-from interviewer.session import (Event, InterviewEngine, Phase, PlannerHistory, SessionState, card_key_points,
-                                 plan_questions)
-
+from interviewer.models import (
+    CriterionScore,
+    Grade,
+    KeyPointStatus,
+    KeyPointVerdict,
+    Provenance,
+    QuestionCard,
+    SessionConfig,
+)
+from interviewer.text import coverage
 
 # --------------------------------------------------------------------------- small parts
 
@@ -147,7 +160,8 @@ def test_followup_then_grade_covers_both_answers(small_engine):
     qid = state.plan[0]
     points = engine.bank.get(qid).key_points
     assert texts(opened, "notice")[0].startswith("评分说明：本场为离线评分")
-    assert texts(opened, "question") == [state.records[qid].asked] and qid.split(":")[1].lstrip("0") in state.records[qid].asked
+    assert texts(opened, "question") == [state.records[qid].asked]
+    assert qid.split(":")[1].lstrip("0") in state.records[qid].asked
     # Nothing shown before the grade contains a key point.
     before = list(engine.answer(state, points[0]))
     assert state.phase == Phase.awaiting_followup and state.followups_asked == 1
@@ -238,7 +252,8 @@ def test_state_round_trips_through_json_mid_session(small_engine):
 
 
 def test_key_points_fall_back_to_source_notes():
-    c = card(1, points=[], notes="1. KV cache 缓存历史的 key 和 value，避免重复计算。\n2. PagedAttention 按页管理显存，减少碎片。")
+    c = card(1, points=[], notes="1. KV cache 缓存历史的 key 和 value，避免重复计算。\n"
+                                 "2. PagedAttention 按页管理显存，减少碎片。")
     points = card_key_points(c)
     assert len(points) == 2 and "PagedAttention" in points[1]
     assert card_key_points(card(2, points=[], notes="")) == []
@@ -253,7 +268,7 @@ def test_event_and_report_models_serialise():
 
 def test_offline_session_end_to_end_on_the_real_bank(bank, embedder, tmp_path):
     from interviewer.grading.offline import OfflineGrader
-    from interviewer.transcripts import TranscriptStore
+    from interviewer.store import TranscriptStore
 
     settings = Settings.from_env({"MIANSHI_DATA_DIR": str(tmp_path), "MIANSHI_MAX_ANSWER_CHARS": "300"})
     store = TranscriptStore.from_settings(settings)

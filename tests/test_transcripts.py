@@ -7,18 +7,16 @@ import json
 import multiprocessing
 import sqlite3
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from interviewer.config import Settings
+from interviewer.engine.recorder import Recorder
 from interviewer.models import CriterionScore, Grade, KeyPointStatus, KeyPointVerdict, Provenance, Turn
-from interviewer.recorder import Recorder
-from interviewer.transcripts import (
-    MIGRATIONS, SCHEMA_VERSION, Scrubber, SessionNotFound, StoreError, StoreUnavailable, TranscriptStore,
-    migrate,
-)
+from interviewer.store import Scrubber, SessionNotFound, StoreError, StoreUnavailable, TranscriptStore
+from interviewer.store.schema import MIGRATIONS, SCHEMA_VERSION, migrate
 
 KEY = "sk-proj-Abc123DEF456ghi789JKL012mno345"
 
@@ -44,7 +42,7 @@ def session_dict(sid: str, owner: str = "browser-a", plan=("d:001", "d:002"), to
                    "max_followups": 1, "language": "zh", "weak_spots": False, "seed": 1},
         "plan": list(plan), "current": 0, "phase": phase, "followups_asked": 0, "turns": [], "records": {},
         "interviewer_label": "Offline interviewer", "grader_label": "offline grader",
-        "created_at": (created_at or datetime.now(timezone.utc)).isoformat(), "finished_at": None,
+        "created_at": (created_at or datetime.now(UTC)).isoformat(), "finished_at": None,
     }
 
 
@@ -109,7 +107,7 @@ def test_get_session_and_load_state(store):
     store.record_turn(turn("s1", 3, "d:001", "candidate", "answer", "A1b"))
     store.record_grade("s1", "d:001", make_grade(8.0), "A1\nA1b")
     store.record_turn(turn("s1", 4, "d:002", "interviewer", "question", "Q2"))
-    d2 = dict(d, current=1, phase="finished", finished_at=datetime.now(timezone.utc).isoformat())
+    d2 = dict(d, current=1, phase="finished", finished_at=datetime.now(UTC).isoformat())
     store.record_session(d2)
 
     rec = store.get_session("s1")
@@ -177,7 +175,7 @@ def test_delete_session_removes_every_row(store):
 
 
 def test_list_sessions_filters(store):
-    old = datetime.now(timezone.utc) - timedelta(days=3)
+    old = datetime.now(UTC) - timedelta(days=3)
     store.record_session(session_dict("a1", owner="a", topics=("RAG",), created_at=old))
     store.record_grade("a1", "d:001", make_grade(3.0), "x")
     store.record_session(session_dict("a2", owner="a", topics=("微调",)))
@@ -454,9 +452,9 @@ def _cards():
 
 
 def test_engine_session_is_recorded_and_resumes_from_the_store(store):
+    from interviewer.engine.session import InterviewEngine, SessionState
     from interviewer.interviewers import OfflineInterviewer
     from interviewer.models import SessionConfig
-    from interviewer.session import InterviewEngine, SessionState
 
     bank = ListBank(_cards())
     engine = InterviewEngine(bank, OfflineInterviewer(), FixedGrader(), store)

@@ -10,11 +10,11 @@ from __future__ import annotations
 import random
 
 from interviewer.config import Settings
-from interviewer.factory import build_engine
+from interviewer.engine.factory import build_engine
+from interviewer.engine.session import Phase, plan_questions
 from interviewer.models import SessionConfig
 from interviewer.progress import history_for_planner
-from interviewer.session import Phase, plan_questions
-from interviewer.transcripts import TranscriptStore
+from interviewer.store import TranscriptStore
 
 WEAK, STRONG = "分布式训练", "LangChain"
 

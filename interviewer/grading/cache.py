@@ -14,7 +14,7 @@ import sqlite3
 from pathlib import Path
 
 from interviewer.models import Grade
-from interviewer.shared_connection import SharedConnection
+from interviewer.store.connection import SharedConnection
 
 
 def cache_key(*, question: str, answer: str, key_points: list[str], kind: str, language: str,

@@ -3,7 +3,7 @@
 Three checks, each tied to one key point, each conservative (a false "wrong" on a correct answer is
 worse than a missed one, because the candidate is told the truth is wrong):
 
-1. **Facts** (card field `facts`, /work/content/SCHEMA.md): {point, subject[], holds[], not[]}. In
+1. **Facts** (card field `facts`, see interviewer/models.py): {point, subject[], holds[], not[]}. In
    the stretch of an answer sentence that talks about the subject (its clause and the clauses after it,
    up to the next subject), a `not` term without any `holds` term means the facts were swapped
    ("Stage 2 切分参数" when stage 2 shards gradients). A `holds` term there is support.
@@ -170,13 +170,12 @@ def _informative(toks) -> frozenset[str]:
 def check_misconceptions(sentences: list[str], points: list[str], misconceptions, embedder, language: str,
                          tok=None, question: str = "") -> list[PointFlag]:
     """A unit states a misconception when it is close to the claim in meaning (CLAIM_SIM) and closer to it
-    than to the truth (`why`, the key point), carries most of the claim's informative words
-    (CLAIM_WORDS of its content words), and carries what makes the claim wrong: one of its own informative words (not in the
-    truth), or the claim's negation where the truth has none (or the reverse). A claim about a named
-    thing must name it: every latin term of the claim that is not in the question (Pre-Norm, DPO,
-    TokenTextSplitter) must be in the unit, so "Post-Norm 是先相加再 LN" does not state the Pre-Norm
-    claim. Each unit is compared with the claim in its own language (`claim` for Chinese units,
-    `claim_en` otherwise)."""
+    than to the truth (`why`, the key point), carries CLAIM_WORDS of the claim's content words, and
+    carries what makes the claim wrong: one of its own informative words (not in the truth), or the
+    claim's negation where the truth has none (or the reverse). A claim about a named thing must name
+    it: every latin term of the claim that is not in the question (Pre-Norm, DPO, TokenTextSplitter)
+    must be in the unit, so "Post-Norm 是先相加再 LN" does not state the Pre-Norm claim. Each unit is
+    compared with the claim in its own language (`claim` for Chinese units, `claim_en` otherwise)."""
     if not misconceptions or not sentences:
         return []
     tok = tok or (lambda t: frozenset(F.tokens(t)))

@@ -17,7 +17,7 @@ class CardContent:
     facts: list = field(default_factory=list)
 
     @classmethod
-    def of(cls, card) -> "CardContent":
+    def of(cls, card) -> CardContent:
         return cls(list(getattr(card, "misconceptions", None) or []), list(getattr(card, "facts", None) or []))
 
     def __bool__(self) -> bool:

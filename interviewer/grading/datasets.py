@@ -11,7 +11,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from interviewer.keypoints import split_points
+from interviewer.bank.keypoints import split_points
 from interviewer.models import QuestionKind
 
 
@@ -27,7 +27,7 @@ def card_id(doc: str, position: int) -> str:
 
 @lru_cache(maxsize=4)
 def _cards(path: str, mtime: float) -> dict:
-    from interviewer.notes import load_notes
+    from interviewer.bank.notes import load_notes
 
     notes = load_notes(Path(path))
     return {card_id(e.doc, e.position): e for e in (notes.cards if notes else [])}
@@ -35,7 +35,7 @@ def _cards(path: str, mtime: float) -> dict:
 
 def notes_cards(path: Path | None = None) -> dict:
     """card id -> NotesEntry of the notes file (empty when it does not exist)."""
-    from interviewer.notes import notes_path
+    from interviewer.bank.notes import notes_path
 
     path = path or notes_path(corpus_dir())
     return _cards(str(path), path.stat().st_mtime if path.exists() else 0.0)
@@ -64,21 +64,3 @@ def reference_text(row: dict, cards: dict | None = None) -> str:
         return "\n".join(points)
     return row.get("reference") or ""
 
-
-def baseline_and_kinds(rows: list[dict], totals: list[float]) -> dict:
-    """`baseline_pearson` (the plain baseline, interviewer/grading/baseline.py, against the human
-    scores) and, when rows carry a `kind`, `by_kind`: kind -> {n, grader_mean, human_mean} on 0-10."""
-    from interviewer.evaluation import pearson, spearman
-    from interviewer.grading.baseline import baseline_score
-
-    human = [r["score"] / r["max_score"] * 10 for r in rows]
-    base = [baseline_score(reference_text(r), r["answer"]) for r in rows]
-    out: dict = {"baseline_pearson": pearson(base, human), "baseline_spearman": spearman(base, human)}
-    kinds: dict[str, list[tuple[float, float]]] = {}
-    for r, t, h in zip(rows, totals, human):
-        if r.get("kind"):
-            kinds.setdefault(str(r["kind"]), []).append((t, h))
-    if kinds:
-        out["by_kind"] = {k: {"n": len(v), "grader_mean": sum(t for t, _ in v) / len(v),
-                              "human_mean": sum(h for _, h in v) / len(v)} for k, v in sorted(kinds.items())}
-    return out

@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from interviewer.keyword import load_jieba
+from interviewer.text import CJK_CHAR as _CJK_CHAR
+from interviewer.text import EN_STOP, ZH_STOP, char_bigrams, has_cjk, is_dont_know, load_jieba, raw_words, text_units  # noqa: F401
+from interviewer.text import words as tokens
 
 # Analyse at most this much of an answer: a 1 MB paste must not stall the session.
 MAX_ANALYSED_CHARS = 20_000
@@ -37,25 +39,8 @@ EMBED_CHAR_BUDGET = 3000
 ON_TOPIC_SIM = 0.3
 CLEARLY_ON_TOPIC_SIM = 0.55
 
-_CJK_CHAR = re.compile(r"[\u4e00-\u9fff]")
-_TOKEN = re.compile(r"[\u4e00-\u9fff]+|[A-Za-z][A-Za-z0-9]*[+#]*|\d+(?:\.\d+)?")
 _SENT_SPLIT = re.compile(r"(?<=[。！？!?；;])|\n+|(?<=[.])\s+")
 
-ZH_STOP = frozenset(
-    "的 了 是 在 和 与 及 或 等 也 都 就 而 则 但 对 将 把 被 为 从 到 中 上 下 这 那 它 其 之 一 个 种 些 "
-    "可 能 会 要 有 没 不 很 更 最 又 还 并 即 如 若 以 于 由 所 着 过 得 地 吗 呢 吧 啊 我 你 他 她 们 "
-    "我们 你们 他们 这个 那个 这些 那些 一个 一种 可以 能够 需要 进行 通过 因为 所以 如果 但是 而且 或者 "
-    "以及 然后 就是 还是 比如 例如 其中 这样 那样 什么 怎么 为什么 如何 哪些 是否 时候 的话 来说 "
-    "一些 一般 主要 具有 使用 利用 作用 问题 方面 方法 情况 之间 时间 可能 不能 不会 没有 之后 之前 "
-    "简述 说明 请 解释 判断 叙述 正确 答".split())
-EN_STOP = frozenset(
-    "a an the and or but if then else of to in on at by for with from as is are was were be been being "
-    "it its this that these those there here which who whom whose what when where why how can could "
-    "should would will shall may might must do does did done not no nor so such than too very also "
-    "i you he she we they me him her us them my your our their his have has had having into onto over "
-    "under about between through during before after above below up down out off again further once "
-    "all any both each few more most other some same only own just because while until one two "
-    "e g eg i e ie etc use used using state name explain describe give list".split())
 # Words that tie an explanation together. A bare keyword list has almost none of them.
 # ("a"/"an" are left out: single letters are usually variable names here, as in "A 和 B".)
 FUNCTION_WORDS = frozenset(
@@ -72,12 +57,6 @@ _CONTRAST = re.compile(r"(而不是|而非|rather\s+than|instead\s+of)[^，,；;
 _JUDGE_TRUE = re.compile(r"^\W*(正确|对的|对|是的|yes|true|correct)(?![\w])", re.IGNORECASE)
 _JUDGE_FALSE = re.compile(r"^\W*(错误|不正确|不对|错的|错|否|no|false|incorrect|wrong)(?![\w])", re.IGNORECASE)
 
-_DONT_KNOW = re.compile(
-    r"^\W*(?:我?(?:也)?(?:真的)?(?:不知道|不清楚|不会|不了解|不懂|忘了|没学过|答不上来|没印象|不太清楚)"
-    r"|(?:i\s+)?(?:really\s+)?(?:don'?t|do\s+not)\s+know|no\s+idea|not\s+sure|i\s+forgot|no\s+submission"
-    r"|pass|skip|跳过|略)\W*$",
-    re.IGNORECASE,
-)
 # Sentences addressed to the grader. Each alternative needs a directive aimed at the grade, so an
 # answer that merely mentions a reward model's "评分标准" or a chat template's "system:" turn is
 # still graded.
@@ -99,70 +78,6 @@ _INJECTION = re.compile(
 
 
 # --------------------------------------------------------------------------- text helpers
-
-def has_cjk(text: str) -> bool:
-    return bool(_CJK_CHAR.search(text))
-
-
-def _stem(word: str) -> str:
-    # A crude suffix stripper: enough to match "queues"/"queued"/"queue" without a stemmer package.
-    if len(word) > 4:
-        if word.endswith("ies"):
-            word = word[:-3] + "y"
-        elif word.endswith("sses"):
-            word = word[:-2]
-        elif word.endswith("s") and not word.endswith("ss"):
-            word = word[:-1]
-    for suffix in ("ing", "ed", "ly"):
-        if len(word) - len(suffix) >= 4 and word.endswith(suffix):
-            word = word[: -len(suffix)]
-            break
-    if len(word) > 3 and word.endswith("e"):
-        word = word[:-1]
-    return word
-
-
-def tokens(text: str, keep_stop: bool = False) -> list[str]:
-    """Content tokens: jieba words for Chinese runs, lower-cased crude stems for latin words."""
-    jieba = load_jieba()
-
-    out: list[str] = []
-    for m in _TOKEN.finditer(text.lower()):
-        run = m.group(0)
-        if _CJK_CHAR.match(run):
-            for w in jieba.lcut(run, HMM=False):
-                if keep_stop or w not in ZH_STOP:
-                    out.append(w)
-        elif keep_stop or run not in EN_STOP:
-            out.append(_stem(run))
-    return out
-
-
-def raw_words(text: str) -> list[str]:
-    """All words (function words kept, no stemming): for structure and negation checks."""
-    jieba = load_jieba()
-
-    out: list[str] = []
-    for m in _TOKEN.finditer(text.lower()):
-        run = m.group(0)
-        if _CJK_CHAR.match(run):
-            out.extend(jieba.lcut(run, HMM=False))
-        else:
-            out.append(run)
-    return out
-
-
-def char_bigrams(text: str) -> set[str]:
-    grams: set[str] = set()
-    for run in re.findall(r"[\u4e00-\u9fff]+", text):
-        grams.update(run[i:i + 2] for i in range(len(run) - 1))
-    return grams
-
-
-def text_units(text: str) -> int:
-    """Length in comparable units: a CJK character or a latin word each count 1."""
-    return len(_CJK_CHAR.findall(text)) + len(re.findall(r"[A-Za-z0-9]+", text))
-
 
 def split_sentences(text: str) -> list[str]:
     parts = [p.strip() for p in _SENT_SPLIT.split(text)]
@@ -363,7 +278,7 @@ def analyse(question: str, points: list[str], answer: str, embedder) -> Analysis
         seen.add(key)
         if _INJECTION.search(s):
             set_aside["injection"] = set_aside.get("injection", 0) + 1
-        elif _DONT_KNOW.match(s):
+        elif is_dont_know(s):
             set_aside["dont_know"] = set_aside.get("dont_know", 0) + 1
         else:
             sentences.append(s)

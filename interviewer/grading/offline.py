@@ -23,8 +23,7 @@ from interviewer.grading.card_checks import check_answer
 from interviewer.grading.content import CardContent
 from interviewer.grading.rubric import RUBRIC_VERSION, criteria_for, weighted_total
 from interviewer.grading.scoring import FALLBACK, Calibration, Scored, score
-from interviewer.models import (CriterionScore, Grade, KeyPointStatus, KeyPointVerdict, Provenance,
-                                QuestionKind)
+from interviewer.models import CriterionScore, Grade, KeyPointStatus, KeyPointVerdict, Provenance, QuestionKind
 
 GRADER_VERSION = "offline-3"
 DEFAULT_CALIBRATION = Path(__file__).with_name("calibration.json")
@@ -47,7 +46,7 @@ class OfflineGrader:
 
     def __init__(self, embedder=None, calibration_path: Path | str | None = None):
         if embedder is None:
-            from interviewer.embedding import Embedder
+            from interviewer.bank.embedding import Embedder
 
             embedder = Embedder()
         self.embedder = embedder
@@ -149,7 +148,8 @@ class OfflineGrader:
         notes = []
         if a.truncated:
             notes.append(_t(language, f"回答过长，只分析了前 {F.MAX_ANALYSED_CHARS} 个字符。",
-                            f"The answer is very long; only the first {F.MAX_ANALYSED_CHARS} characters were analysed."))
+                            f"The answer is very long; only the first {F.MAX_ANALYSED_CHARS} characters "
+                            "were analysed."))
         if a.set_aside.get("injection"):
             notes.append(_t(language, "回答中对评分者的指令已被忽略，不计分。",
                             "Instructions addressed to the grader were ignored and earn nothing."))
@@ -175,12 +175,14 @@ class OfflineGrader:
             head += _t(language, f"，{len(wrong)} 个答错（每个答错的要点记 -1，比不答更扣分）",
                        f", {len(wrong)} wrong (a wrong point counts -1, more than leaving it out)")
             if any(w.note == "negation" for w in wrong):
-                head += _t(language, "；其中有的仅凭否定词判断，请人工核对", "; some judged from negation words only, check by hand")
+                head += _t(language, "；其中有的仅凭否定词判断，请人工核对",
+                           "; some judged from negation words only, check by hand")
         head += _t(language, "。", ".")
         parts = [head]
         parts += [cap + _t(language, "。", ".") for cap in result.caps]
         if result.doubt:
-            parts.append(_t(language, f"可信度低：{result.doubt} 个要点的表述带有否定/相反的说法，离线评分无法判断对错，"
+            parts.append(_t(language, f"可信度低：{result.doubt} 个要点的表述带有否定/相反的说法，"
+                                      "离线评分无法判断对错，"
                                       "这些要点最多算部分答到。",
                             f"Low confidence: {result.doubt} key point(s) are stated with a negation or contrast the "
                             "offline grader cannot judge; they count as partly answered at most."))

@@ -164,10 +164,12 @@ def score(a: F.Analysis, cal: Calibration, flags, kind, language: str) -> Scored
             f"{verdicts}; mean key-point credit {mean_credit:.0%} (a wrong point counts -100%) -> {correctness:.1f}")),
         "depth": (depth, _t(
             language, "只罗列关键词，没有展开任何要点 → 0.0" if a.keyword_list else
-            f"答到 {covered}、部分 {partly}、答错 {wrong}（共 {n} 个）：max(0, {covered} + {partly}/2 - {wrong}) / {n} = "
+            f"答到 {covered}、部分 {partly}、答错 {wrong}（共 {n} 个）："
+            f"max(0, {covered} + {partly}/2 - {wrong}) / {n} = "
             f"{answered:.0%} → {depth:.1f}",
             "keywords only, no key point explained -> 0.0" if a.keyword_list else
-            f"{covered} covered, {partly} partly, {wrong} wrong, of {n}: max(0, {covered} + {partly}/2 - {wrong}) / {n} = "
+            f"{covered} covered, {partly} partly, {wrong} wrong, of {n}: "
+            f"max(0, {covered} + {partly}/2 - {wrong}) / {n} = "
             f"{answered:.0%} -> {depth:.1f}")),
         "clarity": (clarity, _t(
             language, "只罗列了关键词，缺少解释 → 2.0" if a.keyword_list else
@@ -201,7 +203,8 @@ def score(a: F.Analysis, cal: Calibration, flags, kind, language: str) -> Scored
     if (f["offtopic"] >= NO_EVIDENCE_OFFTOPIC and f["lex_cov"] < NO_EVIDENCE_WORDS
             and f["bigram_cov"] < NO_EVIDENCE_WORDS and total > NO_EVIDENCE_CAP):
         cap = min(cap, NO_EVIDENCE_CAP)
-        caps.append(_t(language, f"大部分内容离题（{f['offtopic']:.0%}）且几乎不含参考中的词，总分封顶 {NO_EVIDENCE_CAP}",
+        caps.append(_t(language, f"大部分内容离题（{f['offtopic']:.0%}）且几乎不含参考中的词，"
+                                 f"总分封顶 {NO_EVIDENCE_CAP}",
                        f"mostly off topic ({f['offtopic']:.0%}) and almost no reference words: total capped at "
                        f"{NO_EVIDENCE_CAP}"))
     factor = 1.0

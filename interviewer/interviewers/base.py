@@ -8,10 +8,9 @@ means "discard the deltas streamed so far": the engine's final turn text is auth
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol, Union
+from typing import Protocol
 
 from interviewer.models import Language, QuestionCard
 
@@ -22,7 +21,7 @@ class InterviewerNotice:
     reset: bool = False
 
 
-Chunk = Union[str, InterviewerNotice]
+Chunk = str | InterviewerNotice
 
 
 class Interviewer(Protocol):
@@ -38,53 +37,7 @@ class Interviewer(Protocol):
         ...
 
     def followup(self, card: QuestionCard, *, key_points: list[str], answers: list[str],
-                 missing: list[str], language: Language) -> Iterator[Chunk]:
-        """One follow-up question on what the answers missed. key_points are hidden from the
-        candidate: the text must not quote them."""
+                 missing: list[str], language: Language, asked: Sequence[str] = ()) -> Iterator[Chunk]:
+        """One follow-up question on what the answers missed (`asked`: the follow-ups already asked
+        on this question). key_points are hidden from the candidate: the text must not quote them."""
         ...
-
-
-# --------------------------------------------------------------------------- coverage check
-# A cheap lexical check the engine uses to decide whether a follow-up is worth asking and
-# which point it should probe. It is not a grade: grading happens once, after the follow-ups.
-
-_CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
-_LATIN = re.compile(r"[A-Za-z][A-Za-z0-9_+\-.]*|\d+")
-_STOP_BIGRAMS = frozenset({"的是", "是一", "一个", "可以", "我们", "进行", "通过", "就是", "这个", "什么", "以及",
-                           "因为", "所以", "如果", "然后", "使用", "需要", "没有", "不是", "他们", "它们"})
-
-
-def _tokens(text: str) -> set[str]:
-    out: set[str] = set()
-    for run in _CJK_RUN.findall(text):
-        out.update(run[i:i + 2] for i in range(len(run) - 1))
-        if len(run) == 1:
-            out.add(run)
-    out.update(w.lower() for w in _LATIN.findall(text) if len(w) > 1 or w.isdigit())
-    return out - _STOP_BIGRAMS
-
-
-def coverage(point: str, answer: str) -> float:
-    """Share of the point's CJK bigrams and latin terms that appear in the answer (0..1)."""
-    want = _tokens(point)
-    if not want:
-        return 1.0
-    return len(want & _tokens(answer)) / len(want)
-
-
-def missing_points(key_points: list[str], answers: list[str], threshold: float = 0.5) -> list[str]:
-    """Key points the answers barely touch, least covered first (stable for equal coverage)."""
-    joined = "\n".join(answers)
-    scored = [(coverage(p, joined), i, p) for i, p in enumerate(key_points)]
-    return [p for c, _, p in sorted(scored) if c < threshold]
-
-
-_DONT_KNOW = re.compile(
-    r"^\s*(我?(真的)?(不知道|不清楚|不会|不了解|没了解过|没听说过|没接触过|答不上来?)|"
-    r"i\s*(really\s*)?(don'?t|do not)\s*know|no\s*idea|not\s*sure|pass)\s*[。.!！~～…]*\s*$",
-    re.IGNORECASE)
-
-
-def is_dont_know(answer: str) -> bool:
-    """'不知道' and its variants: a real answer (graded as such) that no follow-up can rescue."""
-    return bool(_DONT_KNOW.match(answer))

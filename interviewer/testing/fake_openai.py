@@ -143,7 +143,7 @@ class FakeOpenAI:
         host, port = self._address
         return f"http://{host}:{port}/v1"
 
-    def start(self, port: int = 0) -> "FakeOpenAI":
+    def start(self, port: int = 0) -> FakeOpenAI:
         """Serve on 127.0.0.1 (a free port, or `port`: a restart after stop(), retried for a
         few seconds while the old socket is released)."""
         self._stop.clear()
@@ -163,7 +163,7 @@ class FakeOpenAI:
         self._thread.start()
         return self
 
-    def restart(self) -> "FakeOpenAI":
+    def restart(self) -> FakeOpenAI:
         """Serve again on the same address after stop() (a model endpoint that came back)."""
         return self.start(port=self._address[1])
 
@@ -176,7 +176,7 @@ class FakeOpenAI:
             self._server.drop_connections()
             self._server = None
 
-    def __enter__(self) -> "FakeOpenAI":
+    def __enter__(self) -> FakeOpenAI:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -230,10 +230,12 @@ class FakeOpenAI:
                 if not self.path.rstrip("/").endswith("/chat/completions"):
                     with fake._lock:
                         fake.requests.append(request)
-                    self._json(404, {"error": {"message": f"unknown path {self.path}", "type": "invalid_request_error"}})
+                    self._json(404, {"error": {"message": f"unknown path {self.path}",
+                                               "type": "invalid_request_error"}})
                     return
                 fmt = request.response_format
-                if (fmt == "json_schema" and fake.reject_json_schema) or (fmt == "json_object" and fake.reject_json_mode):
+                if ((fmt == "json_schema" and fake.reject_json_schema)
+                        or (fmt == "json_object" and fake.reject_json_mode)):
                     # Rejected like a provider without that feature; a scripted reply is not used up.
                     with fake._lock:
                         fake.requests.append(request)
@@ -247,7 +249,7 @@ class FakeOpenAI:
                     return
                 try:
                     self._respond(request, reply)
-                except (BrokenPipeError, ConnectionResetError, socket.timeout):
+                except (TimeoutError, BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (a timeout test): nothing to answer
                 request.served = time.perf_counter() - started
 

@@ -1,1 +1,2 @@
-"""The Gradio app\x27s building blocks (layout, rendering, review tab)."""
+"""The Gradio app: layout (app), interview handlers (interview), speed tricks (streaming),
+the review tab (review) and escaped HTML (render)."""

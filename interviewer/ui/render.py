@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
-from interviewer.grading.rubric import criterion_name
 from interviewer.models import Grade, KeyPointStatus, QuestionCard, Turn
+from interviewer.service import criterion_name
 
 
 def esc(value: Any) -> str:
@@ -52,6 +53,8 @@ T = {
         "overall": "总体得分", "by_topic": "按主题", "by_criterion": "按评分维度",
         "strongest": "强项", "weakest": "弱项", "questions": "题目", "graded": "已评分",
         "regrade": "重新评分", "original": "原评分", "none": "无", "weight": "权重", "reason": "理由",
+        "model_answer": "参考答案",
+        "project": "项目题按回答的结构评分（情境、本人角色、设计取舍、量化结果），不核对项目事实。",
     },
     "en": {
         "total": "Total", "criteria": "Criteria", "key_points": "Key points", "reference": "Reference notes",
@@ -61,6 +64,9 @@ T = {
         "overall": "Overall", "by_topic": "By topic", "by_criterion": "By criterion",
         "strongest": "Strongest", "weakest": "Weakest", "questions": "Questions", "graded": "graded",
         "regrade": "Regrade", "original": "Original grade", "none": "none", "weight": "weight", "reason": "reason",
+        "model_answer": "Model answer",
+        "project": "Project questions are graded on the answer's structure (situation, your role, design "
+                   "choices and trade-offs, measured results), not on facts about the project.",
     },
 }
 
@@ -101,7 +107,8 @@ def turns_to_messages(turns: Iterable[Turn], pending: str | None = None, languag
     messages: list[dict] = []
     for turn in turns:
         if turn.role == "candidate" and turn.kind in ACTION_LABEL:
-            messages.append({"role": "user", "content": ACTION_LABEL[turn.kind][language if language == "en" else "zh"]})
+            label = ACTION_LABEL[turn.kind][language if language == "en" else "zh"]
+            messages.append({"role": "user", "content": label})
         elif turn.role == "candidate":
             content = chat_text(turn.text)
             if turn.truncated:
@@ -196,6 +203,15 @@ def grade_block_html(grade: Grade, language: str = "zh", heading: str | None = N
     return "".join(parts)
 
 
+def model_answer_html(grade: Grade | None, language: str = "zh") -> str:
+    """The model answer that came with a grade: shown only once the question is graded."""
+    if grade is None or not grade.model_answer:
+        return ""
+    t = _t(language)
+    return (f'<details class="ms-model-answer" open><summary><b>{esc(t["model_answer"])}</b></summary>'
+            f'<div class="ms-notes">{esc(grade.model_answer)}</div></details>')
+
+
 def source_html(card: QuestionCard | None, language: str = "zh") -> str:
     if card is None:
         return ""
@@ -235,6 +251,9 @@ def grade_card_html(question_id: str, asked: str, answers: list[str], grade: Gra
         out.append(f'<div class="ms-pair">{"".join(blocks)}</div>')
     elif grade is not None:
         out.append(grade_block_html(grade, language))
+    if card is not None and card.kind == "project" and (grade is not None or history):
+        out.append(f'<div class="ms-meta ms-project-note">{esc(t["project"])}</div>')
+    out.append(model_answer_html(grade or (history[-1][1] if history else None), language))
     out.append(source_html(card, language))
     out.append("</div>")
     return "".join(out)

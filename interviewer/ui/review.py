@@ -7,13 +7,12 @@ session is listed. Ownership is checked on every action, not only when listing.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
 import pandas as pd
 
-from interviewer.grading.content import card_content_kwargs
+from interviewer.service import ImportRefused
 from interviewer.ui import render
 from interviewer.ui.render import esc
 
@@ -60,13 +59,11 @@ class ReviewUI:
         return gr.update(choices=choices, value=None), self.ui.mastery(self._owner(bs))
 
     def _record(self, session_id, bs):
-        from interviewer.transcripts import SessionNotFound
-
         if not session_id:
             return None
         try:
             return self.s.store.get_session(session_id, owner=self._owner(bs))
-        except SessionNotFound:
+        except KeyError:  # SessionNotFound: unknown, or someone else's
             return None
 
     def transcript(self, record) -> str:
@@ -109,32 +106,15 @@ class ReviewUI:
         return self.transcript(record), md, js
 
     def export(self, record) -> tuple[str, str]:
-        from interviewer.ui.app import write_exports
-
-        return write_exports(self.s, record)
+        return self.s.write_exports(record)
 
     def regrade(self, session_id, bs):
         """Grade every answered question again with the current grader; old grades stay beside."""
-        from interviewer.session import card_key_points
-
         record = self._record(session_id, bs)
         if record is None:
             gr.Warning("请先选择一场面试 / choose a session first")
             return "", None, None
-        language = (record.config or {}).get("language", "zh")
-        done = 0
-        for q in record.questions():
-            card = self.s.card(q.question_id)
-            if card is None:
-                continue
-            answer = q.grade.answer if q.grade else "\n\n".join(
-                t.text for t in q.turns if t.role == "candidate" and t.kind == "answer")
-            if not answer.strip():
-                continue
-            grade = self.s.grader.grade(card.question, card_key_points(card), answer, kind=card.kind,
-                                        language=language, **card_content_kwargs(self.s.grader, card))
-            self.s.store.add_regrade(record.id, q.question_id, grade, answer)
-            done += 1
+        done = self.s.regrade(record)
         gr.Info(f"已重新评分 {done} 题 / regraded {done} question(s)")
         return self.open_session(record.id, bs)
 
@@ -153,9 +133,6 @@ class ReviewUI:
         Mianshi JSON export (an image, binary, malformed or a different format) is refused with
         the reason; nothing is written then.
         """
-        from interviewer.export import MAX_IMPORT_BYTES, InvalidExport, import_json
-        from interviewer.transcripts import StoreError
-
         owner = (bs or {}).get("browser_id") if isinstance(bs, dict) else None
         listing, mastery = self.list_sessions(topic, min_score, bs)
         if not path:
@@ -163,12 +140,8 @@ class ReviewUI:
         if not owner:
             return listing, mastery, gr.skip(), _status("请先开始或刷新页面 / reload the page first", ok=False)
         try:
-            size = Path(path).stat().st_size
-            if size > MAX_IMPORT_BYTES:
-                raise InvalidExport(f"the file is {size / 2**20:.1f} MiB; an export is at most "
-                                    f"{MAX_IMPORT_BYTES // 2**20} MiB")
-            sid = import_json(self.s.store, Path(path).read_bytes(), owner=owner)
-        except (InvalidExport, StoreError, OSError) as exc:
+            sid = self.s.import_file(path, owner)
+        except ImportRefused as exc:
             return listing, mastery, gr.skip(), _status(f"未导入 / not imported: {exc}", ok=False)
         listing, mastery = self.list_sessions(topic, min_score, bs)
         return listing, mastery, sid, _status(f"已导入 / imported: session {sid}", ok=True)

@@ -1,0 +1,424 @@
+"""The interview as an explicit state machine: plan -> ask -> answer -> follow up or move on ->
+grade -> ... -> finished, then a report computed in code from the grades.
+
+States (Phase) and transitions:
+
+    awaiting_answer   --answer, follow-up wanted-->  awaiting_followup
+    awaiting_answer   --answer, no follow-up----->   (grade) awaiting_answer on the next question
+    awaiting_followup --answer, another allowed-->   awaiting_followup
+    awaiting_followup --answer, limit reached---->   (grade) awaiting_answer on the next question
+    any               --skip-->                      (grade what was answered) next question
+    any               --end-->                       (grade what was answered) finished
+    last question graded / skipped ------------->    finished
+
+The engine mutates the SessionState it is given (the UI keeps it in gr.BrowserState, so it is
+plain JSON) and writes every turn and grade through the Recorder as it happens. Key points are
+never put in the state or in an event before the question is graded: the state lives in the
+candidate's browser.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from enum import Enum
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from interviewer.config import Settings
+from interviewer.engine.planner import CardHistory, PlannerHistory, plan_questions  # noqa: F401 (re-exported)
+from interviewer.engine.recorder import NullRecorder, Recorder
+from interviewer.grading.content import card_content_kwargs
+from interviewer.grading.rubric import RUBRIC_VERSION
+from interviewer.interviewers.base import InterviewerNotice
+from interviewer.models import Grade, Provenance, QuestionCard, SessionConfig, Turn, utcnow
+from interviewer.text import is_dont_know, missing_points
+
+# Follow-ups only help when there is something to probe: with no key points, an answer longer
+# than this is taken as complete enough and the engine moves on.
+SHORT_ANSWER_CHARS = 60
+
+
+class Phase(str, Enum):
+    awaiting_answer = "awaiting_answer"
+    awaiting_followup = "awaiting_followup"
+    finished = "finished"
+
+
+class QuestionRecord(BaseModel):
+    """One planned question and what happened to it."""
+
+    card_id: str
+    asked: str = ""
+    followups: list[str] = Field(default_factory=list)
+    answers: list[str] = Field(default_factory=list)
+    skipped: bool = False
+    grade: Grade | None = None
+    # Copied from the card at planning time so the report does not depend on the bank later.
+    topics: list[str] = Field(default_factory=list)
+    question: str = ""
+
+
+class SessionState(BaseModel):
+    """JSON-serialisable: stored in gr.BrowserState and SQLite."""
+
+    id: str
+    owner: str = ""
+    config: SessionConfig
+    plan: list[str]
+    current: int = 0
+    phase: Phase = Phase.awaiting_answer
+    followups_asked: int = 0
+    turns: list[Turn] = Field(default_factory=list)
+    records: dict[str, QuestionRecord] = Field(default_factory=dict)
+    interviewer_label: str = ""
+    grader_label: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+
+    @property
+    def current_id(self) -> str | None:
+        return self.plan[self.current] if self.current < len(self.plan) else None
+
+
+class Event(BaseModel):
+    type: Literal["delta", "turn", "grade", "notice", "finished"]
+    delta: str | None = None        # streamed text of the interviewer's current message (a preview)
+    turn: Turn | None = None        # a completed message; its text is authoritative over the deltas
+    grade: Grade | None = None
+    question_id: str | None = None
+
+
+class Report(BaseModel):
+    session_id: str
+    overall: float | None
+    graded: int
+    not_graded: int
+    skipped: int
+    by_topic: dict[str, float]
+    by_criterion: dict[str, float]
+    strongest: list[str]
+    weakest: list[str]
+    questions: list[QuestionRecord]
+
+
+# --------------------------------------------------------------------------- engine
+
+def card_key_points(card: QuestionCard) -> list[str]:
+    """Reviewed key points, else points split from the card's source notes (may be empty)."""
+    if card.key_points:
+        return list(card.key_points)
+    if card.source_notes.strip():
+        from interviewer.bank.keypoints import split_points
+
+        return split_points(card.source_notes)
+    return []
+
+
+_TEXT = {
+    "zh": {
+        "offline_grading": "评分说明：本场为离线评分（句向量相似度 + 关键词覆盖），没有使用大模型。分数仅供参考。",
+        "empty": "回答是空的，没有提交。请输入你的回答，或输入 /skip 跳过、/end 结束。",
+        "truncated": "回答超过 {limit} 字，只保留了前 {limit} 字用于评分。",
+        "finished": "面试已经结束。",
+        "grade_fallback": "模型评分失败（{reason}），本题改用离线评分。",
+        "not_graded": "本题未评分：{reason}",
+        "done": "面试结束，感谢参与！",
+    },
+    "en": {
+        "offline_grading": "Grading note: this session is graded offline (sentence embeddings + keyword "
+                           "coverage), without a language model. Scores are indicative.",
+        "empty": "Your answer was empty and was not submitted. Type an answer, or /skip to skip, /end to finish.",
+        "truncated": "Your answer was longer than {limit} characters; only the first {limit} are graded.",
+        "finished": "The interview is already over.",
+        "grade_fallback": "Model grading failed ({reason}); this question was graded offline.",
+        "not_graded": "This question was not graded: {reason}",
+        "done": "The interview is over. Thank you!",
+    },
+}
+
+
+def _t(language: str, key: str, **kw: Any) -> str:
+    return _TEXT.get(language, _TEXT["zh"])[key].format(**kw)
+
+
+class InterviewEngine:
+    """Drives sessions. Holds no per-session state itself: everything is in the SessionState."""
+
+    def __init__(self, bank, interviewer, grader, recorder: Recorder | None = None,
+                 settings: Settings | None = None):
+        self.bank = bank
+        self.interviewer = interviewer
+        self.grader = grader
+        self.recorder: Recorder = recorder if recorder is not None else NullRecorder()
+        self.max_answer_chars = settings.max_answer_chars if settings is not None else 4000
+
+    # ----------------------------------------------------------------- lifecycle
+
+    def start(self, config: SessionConfig, owner: str = "",
+              history: PlannerHistory | Mapping[str, Any] | None = None) -> SessionState:
+        """Plan the session and record it. Raises ValueError when no question matches."""
+        cards = self.bank.cards()
+        plan = plan_questions(cards, config, history)
+        if not plan:
+            raise ValueError(f"no questions match topics={config.topics} sections={config.sections}")
+        by_id = {c.id: c for c in cards}
+        state = SessionState(
+            id=uuid.uuid4().hex, owner=owner, config=config, plan=plan,
+            records={cid: QuestionRecord(card_id=cid, topics=list(by_id[cid].topics),
+                                         question=by_id[cid].question) for cid in plan},
+            interviewer_label=getattr(self.interviewer, "label", type(self.interviewer).__name__),
+            grader_label=getattr(self.grader, "label", getattr(self.grader, "kind", "grader")),
+        )
+        self.record_session(state)
+        return state
+
+    def open(self, state: SessionState) -> Iterator[Event]:
+        """Ask the current question (session notices first). If it was already asked (a reload),
+        re-send the last interviewer turn without recording anything new."""
+        if state.phase == Phase.finished:
+            yield Event(type="finished", question_id=None)
+            return
+        record = state.records[state.current_id]
+        if record.asked:
+            last = next((t for t in reversed(state.turns) if t.role == "interviewer"), None)
+            if last is not None:
+                yield Event(type="turn", turn=last, question_id=last.question_id)
+            return
+        if not state.turns:
+            lang = state.config.language
+            for text in self.interviewer.intro(lang):
+                yield self._notice(state, text, None)
+            if getattr(self.grader, "kind", "") == "offline":
+                yield self._notice(state, _t(lang, "offline_grading"), None)
+        yield from self._ask_current(state)
+
+    def answer(self, state: SessionState, text: str) -> Iterator[Event]:
+        """The candidate's answer to the current question or follow-up."""
+        if state.phase == Phase.finished:
+            yield self._notice(state, _t(state.config.language, "finished"), None)
+            return
+        qid = state.current_id
+        lang = state.config.language
+        if not text or not text.strip():
+            # Nothing is lost and nothing advances: the candidate can simply answer again.
+            yield self._notice(state, _t(lang, "empty"), qid)
+            return
+        # A lone surrogate (a browser can send one as a JSON escape) cannot be stored as UTF-8:
+        # it becomes U+FFFD; a valid surrogate pair becomes its character.
+        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").strip()
+        truncated = len(text) > self.max_answer_chars
+        if truncated:
+            text = text[: self.max_answer_chars]
+        yield self._turn(state, "candidate", "answer", text, qid, truncated=truncated)
+        if truncated:
+            yield self._notice(state, _t(lang, "truncated", limit=self.max_answer_chars), qid)
+        record = state.records[qid]
+        record.answers.append(text)
+
+        if self._followup_allowed(state) and not is_dont_know(text):
+            card = self.bank.get(qid)
+            key_points = card_key_points(card)
+            missing = missing_points(key_points, record.answers)
+            wanted = bool(missing) if key_points else len("".join(record.answers)) < SHORT_ANSWER_CHARS
+            if wanted:
+                yield from self._ask_followup(state, card, key_points, missing)
+                return
+        yield from self._grade_current(state)
+        yield from self._advance(state)
+
+    def skip(self, state: SessionState) -> Iterator[Event]:
+        """Skip the current question (or the rest of it, if answered already) and move on."""
+        if state.phase == Phase.finished:
+            yield self._notice(state, _t(state.config.language, "finished"), None)
+            return
+        qid = state.current_id
+        record = state.records[qid]
+        yield self._turn(state, "candidate", "skip", "/skip", qid)
+        if record.answers:
+            yield from self._grade_current(state)   # a skipped follow-up still grades the main answer
+        else:
+            record.skipped = True
+        yield from self._advance(state)
+
+    def repeat(self, state: SessionState) -> Iterator[Event]:
+        """Say the current question (or follow-up) again, word for word."""
+        if state.phase == Phase.finished:
+            yield self._notice(state, _t(state.config.language, "finished"), None)
+            return
+        qid = state.current_id
+        record = state.records[qid]
+        yield self._turn(state, "candidate", "repeat", "/repeat", qid)
+        if state.phase == Phase.awaiting_followup and record.followups:
+            yield self._turn(state, "interviewer", "followup", record.followups[-1], qid)
+        elif record.asked:
+            yield self._turn(state, "interviewer", "question", record.asked, qid)
+        else:
+            yield from self._ask_current(state)
+
+    def end(self, state: SessionState) -> Iterator[Event]:
+        """End early: grade what was answered, finish."""
+        if state.phase == Phase.finished:
+            yield Event(type="finished")
+            return
+        qid = state.current_id
+        yield self._turn(state, "candidate", "end", "/end", qid)
+        record = state.records[qid]
+        if record.answers and record.grade is None:
+            yield from self._grade_current(state)
+        yield from self._finish(state)
+
+    # ----------------------------------------------------------------- report
+
+    def report(self, state: SessionState) -> Report:
+        """Computed in code from the grades: means of weighted totals, per topic and criterion."""
+        asked = [state.records[cid] for cid in state.plan if state.records[cid].asked]
+        graded = [r for r in asked if r.grade is not None and r.grade.status == "graded"]
+        not_graded = [r for r in asked if r.grade is not None and r.grade.status == "not_graded"]
+        topic_scores: dict[str, list[float]] = defaultdict(list)
+        crit_scores: dict[str, list[float]] = defaultdict(list)
+        covered: list[str] = []
+        missed: list[str] = []
+        for r in graded:
+            for topic in r.topics or ["其他"]:
+                topic_scores[topic].append(r.grade.total)
+            for c in r.grade.criteria:
+                crit_scores[c.criterion].append(c.score)
+            for v in r.grade.key_points:
+                (covered if v.status.value == "covered" else missed if v.status.value in ("missing", "wrong")
+                 else []).append(v.point)
+
+        def mean(xs: list[float]) -> float:
+            return round(sum(xs) / len(xs), 1)
+
+        by_topic = {t: mean(v) for t, v in sorted(topic_scores.items())}
+        ranked = sorted(by_topic, key=lambda t: (by_topic[t], t))
+        strongest = [t for t in reversed(ranked) if by_topic[t] >= 7.0] + covered
+        weakest = [t for t in ranked if by_topic[t] < 6.0] + missed
+        return Report(
+            session_id=state.id,
+            overall=mean([r.grade.total for r in graded]) if graded else None,
+            graded=len(graded), not_graded=len(not_graded),
+            skipped=sum(1 for r in asked if r.skipped),
+            by_topic=by_topic,
+            by_criterion={k: mean(v) for k, v in sorted(crit_scores.items())},
+            strongest=strongest[:5], weakest=weakest[:5],
+            questions=asked,
+        )
+
+    # ----------------------------------------------------------------- internals
+
+    def _followup_allowed(self, state: SessionState) -> bool:
+        limit = state.config.max_followups if state.config.followups else 0
+        return state.followups_asked < limit
+
+    def _ask_current(self, state: SessionState) -> Iterator[Event]:
+        qid = state.current_id
+        card = self.bank.get(qid)
+        stream = self.interviewer.ask(card, index=state.current, total=len(state.plan),
+                                      language=state.config.language)
+        text = yield from self._stream(state, stream, qid)
+        state.records[qid].asked = text
+        yield self._turn(state, "interviewer", "question", text, qid)
+
+    def _ask_followup(self, state: SessionState, card: QuestionCard, key_points: list[str],
+                      missing: list[str]) -> Iterator[Event]:
+        qid = card.id
+        record = state.records[qid]
+        stream = self.interviewer.followup(card, key_points=key_points, answers=list(record.answers),
+                                           missing=missing, language=state.config.language,
+                                           asked=list(record.followups))
+        text = yield from self._stream(state, stream, qid)
+        record.followups.append(text)
+        state.followups_asked += 1
+        yield self._turn(state, "interviewer", "followup", text, qid)
+        self._set_phase(state, Phase.awaiting_followup)
+
+    def _stream(self, state: SessionState, stream, qid: str):
+        """Forward deltas as events; notices become notice turns. Returns the full text."""
+        parts: list[str] = []
+        for chunk in stream:
+            if isinstance(chunk, InterviewerNotice):
+                if chunk.reset:
+                    parts.clear()
+                yield self._notice(state, chunk.text, qid)
+            elif chunk:
+                parts.append(chunk)
+                yield Event(type="delta", delta=chunk, question_id=qid)
+        return "".join(parts).strip()
+
+    def _grade_current(self, state: SessionState) -> Iterator[Event]:
+        qid = state.current_id
+        record = state.records[qid]
+        card = self.bank.get(qid)
+        answer = "\n\n".join(record.answers)
+        lang = state.config.language
+        grade = self.grade_answer(card, answer, lang)
+        record.grade = grade
+        self.recorder.record_grade(state.id, qid, grade, answer)
+        if grade.provenance.fallback_reason:
+            yield self._notice(state, _t(lang, "grade_fallback", reason=grade.provenance.fallback_reason), qid)
+        if grade.status == "not_graded":
+            yield self._notice(state, _t(lang, "not_graded", reason=grade.not_graded_reason or "?"), qid)
+        yield Event(type="grade", grade=grade, question_id=qid)
+
+    def grade_answer(self, card: QuestionCard, answer: str, language: str) -> Grade:
+        """Grade an answer to a card: the one place an interview and a regrade grade. The card's
+        model answer rides on the grade: the candidate sees it once the question is graded, and
+        the transcript keeps it with the grade."""
+        try:
+            grade = self.grader.grade(card.question, card_key_points(card), answer, kind=card.kind,
+                                      language=language, **card_content_kwargs(self.grader, card))
+        except Exception as exc:  # the protocol says graders never raise; a bug must not end the session
+            grade = Grade(status="not_graded", not_graded_reason=f"grader error: {type(exc).__name__}: {exc}",
+                          provenance=Provenance(grader=getattr(self.grader, "kind", "offline"),
+                                                grader_version="unknown", rubric_version=RUBRIC_VERSION))
+        model_answer = card.answer_in(language)
+        return grade.model_copy(update={"model_answer": model_answer}) if model_answer else grade
+
+    def _advance(self, state: SessionState) -> Iterator[Event]:
+        state.current += 1
+        state.followups_asked = 0
+        if state.current >= len(state.plan):
+            yield from self._finish(state)
+            return
+        self._set_phase(state, Phase.awaiting_answer, force=True)
+        yield from self._ask_current(state)
+
+    def _finish(self, state: SessionState) -> Iterator[Event]:
+        state.finished_at = utcnow()
+        state.followups_asked = 0
+        yield self._notice(state, _t(state.config.language, "done"), None)
+        self._set_phase(state, Phase.finished)
+        yield Event(type="finished")
+
+    def _set_phase(self, state: SessionState, phase: Phase, force: bool = False) -> None:
+        changed = state.phase != phase
+        state.phase = phase
+        if changed or force:  # force: a new question is progress the store should see too
+            self.record_session(state)
+
+    def record_session(self, state: SessionState) -> None:
+        """Write the resume snapshot now (the engine does on every phase change and new question)."""
+        # The state is the store's resume snapshot; status is the store's coarse view. Turns are
+        # left out: each was recorded as it happened, and the store fills them in on resume.
+        row = state.model_dump(mode="json", exclude={"turns"})
+        row["status"] = "finished" if state.phase == Phase.finished else "active"
+        self.recorder.record_session(row)
+
+    def _turn(self, state: SessionState, role: str, kind: str, text: str, qid: str | None,
+              truncated: bool = False) -> Event:
+        turn = Turn(session_id=state.id, index=len(state.turns), question_id=qid, role=role, kind=kind,
+                    text=text, truncated=truncated)
+        state.turns.append(turn)
+        self.recorder.record_turn(turn)
+        return Event(type="turn", turn=turn, question_id=qid)
+
+    def _notice(self, state: SessionState, text: str, qid: str | None) -> Event:
+        event = self._turn(state, "system", "notice", text, qid)
+        return Event(type="notice", turn=event.turn, question_id=qid)
+
+

@@ -1,0 +1,2 @@
+"""The model client for any OpenAI-compatible endpoint (client) and the versioned prompt files it
+sends (prompts, prompts/*.md: package data)."""

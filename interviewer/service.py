@@ -1,0 +1,301 @@
+"""The one wiring of the library: what the app and the command line both run on.
+
+`build_services(settings)` opens the bank (building it if needed) and builds the engine, the
+grader and the transcript store; `Services` then offers the actions that are more than one
+library call: resuming a stored session, regrading, writing exports, importing, progress.
+
+Everything here is safe to share between sessions: the engine keeps no state of its own
+(everything lives in the SessionState it is handed) and the store is a SQLite database with its
+own connection handling. Nothing here is per-user: per-user data comes in as arguments.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import secrets
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from interviewer.config import Settings
+from interviewer.grading.rubric import criterion_name  # noqa: F401 (the UI names criteria through here)
+from interviewer.llm.client import before_request as before_model_request  # noqa: F401 (ui/streaming)
+from interviewer.models import QuestionCard, SessionConfig
+
+log = logging.getLogger(__name__)
+
+
+class DataDirError(RuntimeError):
+    """The data dir cannot be used; the message says what to do, in one line."""
+
+
+def check_data_dir(settings: Settings) -> None:
+    """Fail before any work (embedding every card takes a while) when the data dir is unusable.
+
+    On a Space, MIANSHI_DATA_DIR=/data without persistent storage (or before it is mounted) is
+    a directory nobody may write: say which setting to change instead of a traceback.
+    """
+    path = Path(settings.data_dir)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-check-"):
+            pass
+    except OSError as exc:
+        raise DataDirError(
+            f"the data dir {path} is not writable ({exc.strerror or type(exc).__name__}). Set MIANSHI_DATA_DIR "
+            f"to a writable directory; on a Hugging Face Space, enable persistent storage (Settings → "
+            f"Persistent storage) before setting MIANSHI_DATA_DIR=/data, or remove the variable") from None
+
+
+class ImportRefused(ValueError):
+    """A file that is not a Mianshi JSON export, too large, or that the store could not take."""
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    bank: Any
+    engine: Any
+    grader: Any
+    store: Any  # TranscriptStore (also the engine's recorder)
+    embedder: Any = None  # the offline embedder shared by the bank and the offline grader
+    store_error: str | None = None  # why there is no store (build_services(require_store=False))
+    # Where Markdown/JSON exports are written for download: this process's own temp dir,
+    # removed when it exits (sessions stay in the store; exports are rewritten on demand).
+    export_dir: Path = field(default_factory=lambda: _temp_dir("mianshi-exports-"))
+    _warm: threading.Event = field(default_factory=threading.Event)
+
+    def warm_up_once(self) -> None:
+        """Load the encoder and jieba in the background, once per process.
+
+        They load lazily on the first grade, which the first candidate to answer would wait for.
+        Called when an interview starts: the candidate is then reading the question, and the
+        app's own start-up (and its first question) is not slowed down by it.
+        """
+        if self._warm.is_set():
+            return
+        self._warm.set()
+        threading.Thread(target=warm_up, args=(self.embedder,), name="mianshi-warm-up", daemon=True).start()
+
+    # ------------------------------------------------------------------ bank
+    def card(self, card_id: str) -> QuestionCard | None:
+        try:
+            return self.bank.get(card_id)
+        except KeyError:
+            return None
+
+    def card_topics(self, card_id: str) -> list[str]:
+        return self.bank.get(card_id).topics
+
+    # ------------------------------------------------------------------ sessions
+    def start(self, config: SessionConfig, owner: str):
+        """A new session of this owner, planned from their history when they practise weak spots."""
+        history = self.history(owner) if config.weak_spots else None
+        return self.engine.start(config, owner=owner, history=history)
+
+    def load_session(self, session_id: str, owner: str):
+        """The store's latest snapshot of a session as a SessionState, None if it has none.
+
+        A snapshot taken just before a question was asked (the process was stopped mid-stream)
+        has the question in the turns but not in its record: it is taken from there, so resuming
+        does not ask it a second time. SessionNotFound/StoreError propagate.
+        """
+        from interviewer.engine.session import SessionState
+
+        snap = self.store.load_state(session_id, owner=owner)
+        if snap is None:
+            return None
+        state = SessionState.model_validate(snap)
+        qid = state.current_id
+        if state.phase.value != "finished" and qid and not state.records[qid].asked:
+            asked = [t.text for t in state.turns if t.question_id == qid and t.kind == "question"]
+            if asked:
+                state.records[qid].asked = asked[-1]
+        return state
+
+    def resume(self, session_id: str, owner: str, browser_copy: dict | None = None):
+        """The session to continue: the store's snapshot; the browser's own copy only when the
+        store is unavailable or never saw the session (never for an id the store knows, or its
+        turns would be written into someone else's session). None when there is none."""
+        from interviewer.engine.session import SessionState
+        from interviewer.store import SessionNotFound, StoreError
+
+        try:
+            state = self.load_session(session_id, owner)
+            if state is not None:
+                return state
+            if self.store.exists(session_id):
+                return None
+        except SessionNotFound:
+            if self.store.exists(session_id):
+                return None
+        except StoreError:
+            pass  # the store is unavailable: fall back to the copy kept in the browser
+        if browser_copy:
+            try:
+                state = SessionState.model_validate(browser_copy)
+            except ValueError:
+                return None
+            if state.id == session_id and state.owner == owner:
+                return state
+        return None
+
+    def save(self, state) -> str | None:
+        """Store the state after an action, so a reload resumes exactly there. Returns a warning
+        to show when the store could not take it."""
+        from interviewer.store import StoreError
+
+        try:
+            self.engine.record_session(state)
+        except StoreError as exc:
+            return str(exc)
+        return None
+
+    def regrade(self, record, language: str | None = None) -> int:
+        """Grade every answered question of a stored session again with the current grader; the
+        old grades stay beside the new ones. Returns how many were regraded."""
+        language = language or (record.config or {}).get("language", "zh")
+        done = 0
+        for q in record.questions():
+            card = self.card(q.question_id)
+            if card is None:
+                continue
+            answer = q.grade.answer if q.grade else "\n\n".join(
+                t.text for t in q.turns if t.role == "candidate" and t.kind == "answer")
+            if not answer.strip():
+                continue
+            grade = self.engine.grade_answer(card, answer, language)
+            self.store.add_regrade(record.id, q.question_id, grade, answer)
+            done += 1
+        return done
+
+    # ------------------------------------------------------------------ exports
+    def write_exports(self, record) -> tuple[str, str]:
+        """Markdown and JSON files of a session in the process's export dir. One file per session
+        and format, replaced whole on each export, so exporting again does not pile up files."""
+        from interviewer import export
+        from interviewer.store import Scrubber
+
+        scrubber = Scrubber.from_settings(self.settings)
+        out = self.export_dir
+        out.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for suffix, text in (("md", export.to_markdown(record, scrubber)),
+                             ("json", export.dumps_json(record, scrubber))):
+            path = out / f"mianshi-{record.id}.{suffix}"
+            # Written beside and renamed over: a download of the same session at the same moment
+            # reads the old file or the new one, never half of one.
+            with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=out, delete=False, suffix=".part") as tmp:
+                tmp.write(text)
+            os.replace(tmp.name, path)
+            paths.append(str(path))
+        return paths[0], paths[1]
+
+    def export_files(self, session_id: str, owner: str | None) -> tuple[str | None, str | None]:
+        """The export files of a session this owner may read (None, None if it may not)."""
+        from interviewer.store import StoreError
+
+        try:
+            record = self.store.get_session(session_id, owner=owner)
+        except (KeyError, StoreError):
+            return None, None
+        return self.write_exports(record)
+
+    def import_file(self, path: str | Path, owner: str) -> str:
+        """Restore an exported JSON transcript for review, owned by `owner`; returns its session id.
+        ImportRefused says why a file was refused (nothing is written then)."""
+        from interviewer.export import MAX_IMPORT_BYTES, InvalidExport, import_json
+        from interviewer.store import StoreError
+
+        try:
+            size = Path(path).stat().st_size
+            if size > MAX_IMPORT_BYTES:
+                raise InvalidExport(f"the file is {size / 2**20:.1f} MiB; an export is at most "
+                                    f"{MAX_IMPORT_BYTES // 2**20} MiB")
+            return import_json(self.store, Path(path).read_bytes(), owner=owner)
+        except (InvalidExport, StoreError, OSError) as exc:
+            raise ImportRefused(str(exc)) from exc
+
+    # ------------------------------------------------------------------ progress
+    def history(self, owner: str):
+        from interviewer import progress
+
+        return progress.history_for_planner(self.store, owner, card_topics=self.card_topics)
+
+    def mastery(self, owner: str | None) -> dict[str, float]:
+        """Per-topic mastery (0-10, recency-weighted) of this owner's graded answers."""
+        from interviewer import progress
+
+        return progress.mastery(self.store, owner, card_topics=self.card_topics)
+
+
+def _temp_dir(prefix: str) -> Path:
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, path, True)
+    return path
+
+
+def browser_secret(settings: Settings) -> str:
+    """The key the browser's local storage is encrypted with.
+
+    Gradio's default is random per process, which would make every browser forget its session
+    after a restart (a Space restarts often). So it is taken from MIANSHI_BROWSER_SECRET, or
+    generated once and kept in the data dir next to the transcripts it protects.
+    """
+    if settings.browser_secret is not None:
+        return settings.browser_secret.get_secret_value()
+    path = Path(settings.data_dir) / "browser_secret"
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_urlsafe(24)
+        path.write_text(value, encoding="utf-8")
+        path.chmod(0o600)
+        return value
+
+
+def build_services(settings: Settings, *, offline: bool = False, embedder=None,
+                   require_store: bool = True) -> Services:
+    """Open the bank (building it if needed) and build engine, grader and store from settings.
+
+    One embedder serves the bank and the offline grader; the store is the engine's recorder.
+    `offline=True` forces the offline interviewer and grader whatever is configured. With
+    `require_store=False` a store that cannot open leaves `store` None and says why in `store_error`.
+    """
+    from interviewer.bank.bank import QuestionBank
+    from interviewer.bank.embedding import Embedder
+    from interviewer.engine.factory import build_engine
+    from interviewer.store import TranscriptStore
+
+    check_data_dir(settings)
+    embedder = embedder or Embedder()
+    bank = QuestionBank.open(settings, embedder=embedder)
+    store, store_error = None, None
+    try:
+        store = TranscriptStore.from_settings(settings, card_topics=lambda cid: bank.get(cid).topics)
+    except Exception as exc:
+        if require_store:
+            raise
+        store_error = f"{type(exc).__name__}: {exc}"  # practice goes on; the caller says it is not saved
+    engine = build_engine(settings, bank, embedder=embedder, recorder=store, offline=offline)
+    return Services(settings=settings, bank=bank, engine=engine, grader=engine.grader, store=store,
+                    embedder=embedder, store_error=store_error)
+
+
+def warm_up(embedder) -> None:
+    """Load the sentence encoder and jieba's dictionary (what the offline grader and search use)."""
+    if embedder is None:
+        return
+    from interviewer.text import load_jieba
+
+    try:
+        embedder.encode(["预热 warm-up"])
+        load_jieba().initialize()
+    except Exception:  # a failed warm-up only means the first grade loads them itself
+        log.exception("warm-up failed")
