@@ -10,7 +10,6 @@ of the per-topic figures, since it cannot be attributed to a topic.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -19,12 +18,12 @@ from pydantic import BaseModel, Field
 from interviewer.engine.session import CardHistory, PlannerHistory
 from interviewer.models import utcnow
 from interviewer.store import TranscriptStore
+from interviewer.store.records import CardTopics, resolve_topics
 
 # Mastery halves its weight for a session this many days older: last week's answers matter
 # more than last quarter's, but old ones still count when nothing newer exists.
 HALF_LIFE_DAYS = 14.0
 
-CardTopics = Callable[[str], list[str]]
 
 
 class TopicMastery(BaseModel):
@@ -44,18 +43,8 @@ class SeriesPoint(BaseModel):
 
 
 def _resolve_topics(row: dict[str, Any], card_topics: CardTopics | None) -> list[str]:
-    if card_topics is not None:
-        try:
-            topics = list(card_topics(row["question_id"]) or [])
-        except KeyError:  # card no longer in the bank
-            topics = []
-        if topics:
-            return topics
-    if row["topics"]:
-        return list(row["topics"])
-    if len(row["config_topics"]) == 1:
-        return list(row["config_topics"])
-    return []
+    single = row["config_topics"] if len(row["config_topics"]) == 1 else []
+    return resolve_topics(row["question_id"], card_topics, lambda: row["topics"], lambda: single)
 
 
 def _aware(dt: datetime) -> datetime:

@@ -56,8 +56,8 @@ _STOP_BIGRAMS = frozenset({"的是", "是一", "一个", "可以", "我们", "�
                            "因为", "所以", "如果", "然后", "使用", "需要", "没有", "不是", "他们", "它们"})
 
 _DONT_KNOW = re.compile(
-    r"^\W*(?:我?(?:也)?(?:真的)?(?:不知道|不清楚|不太清楚|不会|不了解|不懂|忘了|没学过|没了解过|没听说过|没接触过"
-    r"|答不上来?|没印象)"
+    r"^\W*(?:(?:这个|这道题|这题|这块|这里)?我?(?:也)?(?:真的)?"
+    r"(?:不知道|不清楚|不太清楚|不会|不了解|不懂|忘了|没学过|没了解过|没听说过|没接触过|答不上来?|没印象)"
     r"|(?:i\s+)?(?:really\s+)?(?:don'?t|do\s+not)\s+know|no\s+idea|not\s+sure|i\s+forgot|no\s+submission"
     r"|pass|skip|跳过|略)\W*$",
     re.IGNORECASE,
@@ -136,8 +136,8 @@ def raw_words(text: str) -> list[str]:
 def search_tokens(text: str) -> list[str]:
     """Search tokens: jieba's search-mode words for Chinese, whole lowercase terms for English.
 
-    English technical terms are kept whole ("kv", "cache", "p-tuning", "fp16"); a hyphenated term
-    also yields its parts so "p tuning" and "p-tuning" meet.
+    English technical terms are kept whole ("kv", "cache", "fp16"); a hyphenated term that reaches
+    here whole also yields its parts, so "p tuning" and "p-tuning" meet.
     """
     text = unicodedata.normalize("NFKC", text).lower()
     tokens: list[str] = []

@@ -233,3 +233,47 @@ def test_review_tab_open_regrade_export_delete(server, context, browser):
     page.click("#delete-button")
     page.wait_for_function("document.querySelectorAll('#review-list label').length === 0")
     assert page.locator("#review-transcript .ms-card").count() == 0
+
+
+SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_offline_follow_ups_read_like_a_person(server, context, language):
+    """An offline interview with follow-ups on: the follow-ups are the cards' reviewed questions,
+    never template glue; the model answer appears on the grade card only after grading. The
+    transcript screenshot is kept in docs/screenshots/ for review."""
+    page = context.new_page()
+    open_app(page, server.url)
+    if language == "en":
+        page.locator("#language label").filter(has_text="English").click()
+    field = page.locator("#topics input")
+    field.click()
+    field.fill("微调")
+    field.press("Enter")
+    page.keyboard.press("Escape")
+    box = page.locator("#n-questions input[type=number]")
+    box.fill("1")
+    box.press("Enter")
+    page.click("#start-button")
+    first = "Question 1 of 1" if language == "en" else "第 1/1 题"
+    page.wait_for_function(f"document.querySelector('#chat').innerText.includes({json.dumps(first)})")
+    page.wait_for_function("!document.querySelector('#answer-box textarea').disabled")
+    answer = ("LoRA 在原权重旁边加一个低秩旁路，只训练这两个小矩阵。" if language == "zh" else
+              "LoRA adds a low-rank side branch next to the frozen weight and trains only the two small matrices.")
+    bubbles_before = page.locator("#chat [data-testid=bot]").count()
+    send(page, answer)
+    page.wait_for_function(f"document.querySelectorAll('#chat [data-testid=bot]').length > {bubbles_before}")
+    followup = last_bot_text(page)
+    assert not any(glue in followup for glue in ("说明为什么", "吗？它是怎么做的", "能再具体讲讲"))
+    assert followup.strip().endswith(("？", "?", "。", ".")) and len(followup) > 8
+    assert page.locator("#grade-card .ms-model-answer").count() == 0       # not before grading
+    cards = n_cards(page)
+    send(page, "不太确定。" if language == "zh" else "Not sure.")
+    page.wait_for_function(f"document.querySelectorAll('#grade-card .ms-card').length > {cards}")
+    card = page.locator("#grade-card .ms-card").first
+    assert card.locator(".ms-model-answer").count() == 1
+    label = "Model answer" if language == "en" else "参考答案"
+    assert label in card.locator(".ms-model-answer").inner_text()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"05-followup-{language}.png"), full_page=True)

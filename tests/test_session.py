@@ -303,3 +303,37 @@ def test_offline_session_end_to_end_on_the_real_bank(bank, embedder, tmp_path):
     saved = store.get_session(state.id)
     assert [t.text for t in saved.turns] == [t.text for t in state.turns]
     assert len(saved.grades) == 3 and SessionState.model_validate(store.load_state(state.id)) == state
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_reviewed_follow_ups_and_the_model_answer_only_after_grading(bank, embedder, tmp_path, language):
+    """The offline interviewer asks the card's reviewed follow-up for the missed point, never the
+    same one twice; the model answer appears with the grade, in the store and the export, and
+    nowhere before."""
+    from interviewer import export
+    from interviewer.grading.offline import OfflineGrader
+    from interviewer.store import TranscriptStore
+
+    settings = Settings.from_env({"MIANSHI_DATA_DIR": str(tmp_path)})
+    store = TranscriptStore.from_settings(settings)
+    engine = InterviewEngine(bank, OfflineInterviewer(), OfflineGrader(embedder), store, settings)
+    config = SessionConfig(topics=["微调"], n_questions=1, seed=3, max_followups=2, language=language)
+    state = engine.start(config, owner="tester")
+    card = bank.get(state.plan[0])
+    assert card.followups and card.model_answer and card.model_answer_en
+    model_answer = card.answer_in(language)
+    before = list(engine.open(state)) + list(engine.answer(state, card.key_points[0]))
+    before += list(engine.answer(state, "这个我再想想。" if language == "zh" else "Let me think about it."))
+    asked = texts(before, "followup")
+    reviewed = {card.followup_for(i, language) for i in range(len(card.key_points))}
+    assert len(asked) == 2 and len(set(asked)) == 2 and set(asked) <= reviewed
+    assert not any("说明为什么" in a or "吗？它是怎么做的" in a for a in asked)
+    assert state.phase == Phase.awaiting_followup
+    assert all(model_answer not in e.model_dump_json() for e in before)
+    assert model_answer not in state.model_dump_json()          # the state lives in the browser
+    after = list(engine.answer(state, "不太清楚。" if language == "zh" else "Not sure about the rest."))
+    grade = next(e.grade for e in after if e.type == "grade")
+    assert grade.model_answer == model_answer
+    record = store.get_session(state.id)
+    assert record.questions()[0].grade.grade.model_answer == model_answer
+    assert " ".join(model_answer.split())[:40] in export.to_markdown(record)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal
 
@@ -10,6 +11,25 @@ from pydantic import BaseModel, Field
 from interviewer.models import Grade, Turn
 
 SessionStatus = Literal["active", "finished"]
+CardTopics = Callable[[str], list[str]]
+
+
+def resolve_topics(question_id: str, card_topics: CardTopics | None, *fallbacks: Callable[[], list[str]]) -> list[str]:
+    """A question's topics, the one rule for the store and progress: the bank's card as it is now,
+    else the first fallback that has any (what was stored with the grade, the session's plan...).
+    Fallbacks are callables so that a lookup the bank answers costs nothing else."""
+    if card_topics is not None:
+        try:
+            topics = list(card_topics(question_id) or [])
+        except KeyError:  # a card no longer in the bank
+            topics = []
+        if topics:
+            return topics
+    for fallback in fallbacks:
+        topics = list(fallback() or [])
+        if topics:
+            return topics
+    return []
 
 
 class SessionSummary(BaseModel):

@@ -35,7 +35,7 @@ from interviewer.models import Grade, Turn, utcnow
 from interviewer.store.connection import SharedConnection
 from interviewer.store.errors import SessionExists, SessionNotFound, StoreUnavailable, _unavailable
 from interviewer.store.privacy import Scrubber
-from interviewer.store.records import SessionRecord, SessionStatus, SessionSummary, StoredGrade
+from interviewer.store.records import SessionRecord, SessionStatus, SessionSummary, StoredGrade, resolve_topics
 from interviewer.store.schema import SCHEMA_VERSION, migrate
 
 log = logging.getLogger(__name__)
@@ -482,18 +482,14 @@ class TranscriptStore:
     def _topics_for(self, conn: sqlite3.Connection, session_id: str, question_id: str) -> list[str]:
         """The card's topics: from the lookup if given, else from the session snapshot's record
         (the engine copies them from the card at planning time)."""
-        if self._card_topics is not None:
-            try:
-                topics = list(self._card_topics(question_id) or [])
-            except KeyError:  # a card no longer in the bank: fall back to the snapshot
-                topics = []
-            if topics:
-                return topics
-        row = conn.execute("SELECT state FROM sessions WHERE id = ?", (session_id,)).fetchone()
-        if row is None or row["state"] is None:
-            return []
-        record = (json.loads(row["state"]).get("records") or {}).get(question_id) or {}
-        return [str(t) for t in record.get("topics") or []]
+        def from_snapshot() -> list[str]:
+            row = conn.execute("SELECT state FROM sessions WHERE id = ?", (session_id,)).fetchone()
+            if row is None or row["state"] is None:
+                return []
+            record = (json.loads(row["state"]).get("records") or {}).get(question_id) or {}
+            return [str(t) for t in record.get("topics") or []]
+
+        return resolve_topics(question_id, self._card_topics, from_snapshot)
 
     def _insert_grade(self, conn: sqlite3.Connection, session_id: str, question_id: str, grade: Grade,
                       answer: str, *, created_at: datetime | None = None, is_current: bool = True,
