@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from interviewer.grading import scoring as S
-from interviewer.grading.datasets import baseline_and_kinds, row_task
-from interviewer.grading.evaluation import load_rows, metrics, pearson
+from interviewer.grading.datasets import row_task
+from interviewer.grading.evaluation import baseline_and_kinds, load_rows, metrics, pearson
 
 
 class Table:
