@@ -159,3 +159,23 @@ def test_eval_command_on_bank_rows_prints_baseline_and_kinds():
     assert all(set(v) == {"n", "grader_mean", "human_mean"} for v in result["by_kind"].values())
     text = _run("--data", str(_data("bank_answers_dev.jsonl")), "--limit", "6")
     assert "baseline" in text.stdout and "kind " in text.stdout
+
+
+def test_lodo_mode_prints_the_held_out_table(tmp_path):
+    ref = "TCP 是面向连接的可靠传输协议，通过序号、确认和重传保证数据有序不丢失。"
+    answers = [("TCP 面向连接，用序号、确认和重传保证可靠有序。", 9), ("TCP 是一种协议。", 3),
+               ("不知道", 0), ("TCP 建立连接，丢了会重传。", 6)]
+    paths = []
+    for name, scale in (("a_zh.jsonl", 10), ("b_zh.jsonl", 1)):
+        p = tmp_path / name
+        p.write_text("".join(json.dumps({"question": "TCP 有什么特点？", "reference": ref, "answer": a,
+                                         "score": s * scale / 10, "max_score": scale}, ensure_ascii=False) + "\n"
+                             for a, s in answers), encoding="utf-8")
+        paths += ["--data", str(p)]
+    proc = _run("--lodo", *paths, "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert set(report["leave_one_dataset_out"]) == {"a_zh.jsonl", "b_zh.jsonl"}
+    for block in report["leave_one_dataset_out"].values():
+        assert block["n"] == 4 and "baseline_pearson" in block and block["fitted_on"]
+    assert _run("--lodo", paths[1]).returncode == 2  # one set cannot be left out

@@ -89,7 +89,7 @@ def _asserted(matches: list[re.Match], text: str) -> bool:
 
 # --------------------------------------------------------------------------- facts
 
-def check_facts(sentences: list[str], facts) -> list[PointFlag]:
+def check_facts(sentences: list[str], facts, language: str = "zh") -> list[PointFlag]:
     """Swapped facts: a subject said with a `not` term and none of its `holds` terms."""
     if not facts:
         return []
@@ -141,7 +141,9 @@ def check_facts(sentences: list[str], facts) -> list[PointFlag]:
                                    f"{f.subject[0]}: stated both ways"))
         else:
             flags.append(PointFlag(f.point, "wrong", "fact", evidence[0][:300],
-                                   f"{f.subject[0]} ≠ {'/'.join(f.not_[:2])}"))
+                                   f"{f.subject[0]} ≠ {'/'.join(f.not_[:2])}（应为 {'/'.join(f.holds[:2])}）"
+                                   if language == "zh" else
+                                   f"{f.subject[0]} is not {'/'.join(f.not_[:2])} but {'/'.join(f.holds[:2])}"))
     return flags
 
 
@@ -258,7 +260,7 @@ def check_answer(analysis, points: list[str], misconceptions, facts, embedder, l
     """All flags for an analysed answer, one per point at most ("wrong" beats "doubt")."""
     if analysis.empty:
         return []
-    flags = (check_facts(analysis.sentences, facts)
+    flags = (check_facts(analysis.sentences, facts, language)
              + check_misconceptions(analysis.sentences, points, misconceptions, embedder, language,
                                     question=question)
              + check_inversions(points, analysis.points))

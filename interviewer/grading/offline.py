@@ -174,6 +174,17 @@ class OfflineGrader:
         if wrong:
             head += _t(language, f"，{len(wrong)} 个答错（每个答错的要点记 -1，比不答更扣分）",
                        f", {len(wrong)} wrong (a wrong point counts -1, more than leaving it out)")
+            said = []
+            for i, p in enumerate(pts):
+                if p.status != KeyPointStatus.wrong or p.note == "negation" or ": " not in p.note:
+                    continue
+                source, what = p.note.split(": ", 1)
+                label = _t(language, "与已知错误说法一致，实际" if source == "misconception" else "说反了事实",
+                           "matches a known misconception; in fact" if source == "misconception" else "swapped fact")
+                said.append(_t(language, f"要点 {i + 1} {label}：{what[:60]}",
+                               f"key point {i + 1} {label}: {what[:60]}"))
+            if said:
+                head += _t(language, "（" + "；".join(said[:3]) + "）", " (" + "; ".join(said[:3]) + ")")
             if any(w.note == "negation" for w in wrong):
                 head += _t(language, "；其中有的仅凭否定词判断，请人工核对",
                            "; some judged from negation words only, check by hand")
