@@ -82,10 +82,29 @@ def test_json_schema_grading_total_computed_in_code(tmp_path):
     schema = req.body["response_format"]["json_schema"]["schema"]
     assert set(schema["properties"]) == {"criteria", "key_points", "summary"}
     p = grade.provenance
-    prompt = load_prompt("grade.v1.md")
+    prompt = load_prompt("grade.v2.md")
     assert (p.grader, p.model, p.endpoint_host, p.prompt_file, p.prompt_sha256, p.rubric_version) == (
-        "llm", "fake-model", server.base_url.split("/")[2], "prompts/grade.v1.md", prompt.sha256, RUBRIC_VERSION)
+        "llm", "fake-model", server.base_url.split("/")[2], "prompts/grade.v2.md", prompt.sha256, RUBRIC_VERSION)
     assert p.fallback_reason is None
+
+
+def test_the_model_is_shown_the_cards_common_wrong_answers(tmp_path):
+    """grade.v2: the card's misconceptions go into the prompt as common wrong answers, tied to
+    their key point; a card without any says so; they are part of the cache key."""
+    from types import SimpleNamespace
+
+    from interviewer.models import Misconception
+
+    wrong = Misconception(claim="LoRA 把 A 和 B 都初始化为 0。", claim_en="LoRA zeroes both A and B.", point=1)
+    content = SimpleNamespace(misconceptions=[wrong], facts=[])
+    with FakeOpenAI(script=lambda r: grade_json(r)) as server:
+        grader = grader_for(server, tmp_path)
+        grader.grade(QUESTION, POINTS, GOOD, content=content)
+        grader.grade(QUESTION, POINTS, GOOD)                       # not served from the first's cache
+        prompts = [r.body["messages"][-1]["content"] for r in server.requests]
+    assert len(prompts) == 2
+    assert "- (key point 2) LoRA 把 A 和 B 都初始化为 0。" in prompts[0]
+    assert "(none recorded)" in prompts[1] and "LoRA 把 A" not in prompts[1]
 
 
 def test_falls_back_to_json_mode_then_remembers(tmp_path):

@@ -12,7 +12,6 @@ text (JSON parsed out of a plain reply). The mode used is recorded in provenance
 
 from __future__ import annotations
 
-import contextvars
 import threading
 from typing import Literal
 
@@ -34,7 +33,7 @@ from interviewer.llm.prompts import load_prompt
 from interviewer.models import CriterionScore, Grade, KeyPointStatus, KeyPointVerdict, Provenance, QuestionKind
 
 GRADER_VERSION = "llm-1"
-PROMPT_FILE = "grade.v1.md"
+PROMPT_FILE = "grade.v2.md"
 MODES: tuple[str, ...] = ("json_schema", "json_mode", "text")
 FENCE = "candidate_answer"
 
@@ -59,8 +58,14 @@ class GradeOut(BaseModel):
     summary: str
 
 
-# The card content of the grade() call in progress (per thread/context), for the offline fallback.
-_FALLBACK_CONTENT: contextvars.ContextVar = contextvars.ContextVar("fallback_content", default=None)
+def _misconceptions_text(content, key_points: list[str], language: str) -> str:
+    """The card's known wrong claims for the prompt, each naming the key point it contradicts."""
+    lines = []
+    for m in getattr(content, "misconceptions", None) or []:
+        if 0 <= m.point < len(key_points):
+            claim = (m.claim_en or m.claim) if language == "en" else m.claim
+            lines.append(f"- (key point {m.point + 1}) {claim}")
+    return "\n".join(lines) or "(none recorded)"
 
 
 class LLMGrader:
@@ -96,24 +101,25 @@ class LLMGrader:
 
     def grade(self, question: str, key_points: list[str], answer: str,
               kind: QuestionKind = QuestionKind.concept, language: str = "zh", content=None) -> Grade:
-        # `content` (the card's misconceptions and facts) is used by the offline fallback only.
-        token = _FALLBACK_CONTENT.set(content)
+        """`content`: what the card knows beyond its key points (its misconceptions, shown to the
+        model as common wrong answers), passed on to the offline fallback as well."""
         try:
-            return self._grade(question, list(key_points or []), answer or "", QuestionKind(kind), language)
+            return self._grade(question, list(key_points or []), answer or "", QuestionKind(kind), language,
+                               content)
         except Exception as exc:  # the protocol: never raise; label the failure instead
-            return self._fallback(question, key_points, answer, kind, language, f"grader error: {type(exc).__name__}")
-        finally:
-            _FALLBACK_CONTENT.reset(token)
+            return self._fallback(question, key_points, answer, kind, language, f"grader error: {type(exc).__name__}",
+                                  content)
 
     def _grade(self, question: str, key_points: list[str], answer: str, kind: QuestionKind,
-               language: str) -> Grade:
+               language: str, content=None) -> Grade:
         if not answer.strip():
             return self._not_graded("empty answer" if language == "en" else "回答为空")
         if not key_points:
             # Without reference points a model grade would be its opinion, not a grade against
             # the bank; the offline grader says the same thing in the same way.
-            return self._fallback(question, key_points, answer, kind, language, "no key points")
-        key = cache_key(question=question, answer=answer, key_points=key_points, kind=kind.value,
+            return self._fallback(question, key_points, answer, kind, language, "no key points", content)
+        wrong = _misconceptions_text(content, key_points, language)
+        key = cache_key(question=question, answer=answer, key_points=key_points + [wrong], kind=kind.value,
                         language=language, rubric_version=RUBRIC_VERSION, model=self.client.model,
                         prompt_sha256=self.prompt.sha256)
         if self.cache is not None:
@@ -126,6 +132,7 @@ class LLMGrader:
             language_name=LANGUAGE_NAMES.get(language, language), kind=kind.value, question=question,
             key_points="\n".join(f"{i}. {p}" for i, p in enumerate(key_points, 1)),
             criteria="\n".join(f"- {c.id}: {c.description}" for c in criteria),
+            misconceptions=wrong,
             answer=neutralise(answer, FENCE),
         )
 
@@ -142,7 +149,7 @@ class LLMGrader:
         try:
             out, mode = self._structured(messages, validate)
         except LLMError as exc:
-            return self._fallback(question, key_points, answer, kind, language, exc.reason)
+            return self._fallback(question, key_points, answer, kind, language, exc.reason, content)
 
         by_id = {c.criterion: c for c in out.criteria}
         scores = [CriterionScore(criterion=c.id, weight=c.weight, score=by_id[c.id].score,
@@ -180,11 +187,10 @@ class LLMGrader:
     def _not_graded(self, reason: str) -> Grade:
         return Grade(status="not_graded", not_graded_reason=reason, provenance=self._provenance(None))
 
-    def _fallback(self, question, key_points, answer, kind, language, reason: str) -> Grade:
+    def _fallback(self, question, key_points, answer, kind, language, reason: str, content=None) -> Grade:
         """An offline grade labelled with why the model was not used, or not_graded if that fails too."""
         if self.fallback is not None:
             try:
-                content = _FALLBACK_CONTENT.get()
                 extra = {"content": content} if content is not None else {}
                 grade = self.fallback.grade(question, key_points, answer, kind=kind, language=language, **extra)
             except Exception as exc:

@@ -118,6 +118,8 @@ class OfflineGrader:
                                        "this question has no key points to grade against"))
         if not isinstance(answer, str) or not answer.strip():
             return self._zero(kind, points, _t(language, "未作答，得 0 分。", "No answer given: 0."), language)
+        if content is not None and not isinstance(content, CardContent):
+            content = CardContent.of(content)  # a QuestionCard, or anything with misconceptions/facts
         if content:
             # Card content indexes the card's own key points; other points cannot be checked with it.
             n = len(points)
