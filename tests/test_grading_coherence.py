@@ -31,7 +31,7 @@ SETS = ("ads_zh_dev.jsonl", "saf_en_dev.jsonl", "bank_answers_dev.jsonl")
 _FIGURE = re.compile(r"(?:→|->)\s*(-?\d+(?:\.\d+)?)\s*$")
 _COUNTS_ZH = re.compile(r"(\d+) 个要点：答到 (\d+)、部分 (\d+)、未答 (\d+)、答错 (\d+)")
 _COUNTS_EN = re.compile(r"(\d+) key points: (\d+) covered, (\d+) partly, (\d+) missing, (\d+) wrong")
-_OFFTOPIC = re.compile(r"离题内容占 (\d+)%|(\d+)% off topic")
+_OFFTOPIC = re.compile(r"(?:离题内容|与要点无关的内容)占 (\d+)%|(\d+)% (?:off topic|unrelated to the key points)")
 
 
 def check_card(grade) -> list[str]:

@@ -161,7 +161,8 @@ class OfflineGrader:
             notes.append(_t(language, "只罗列关键词而没有解释：每个要点最多算部分答到。",
                             "Keywords listed without explanation: each key point counts as partly answered at most."))
         if not a.empty and a.features.get("offtopic", 0) > 0.5:
-            notes.append(_t(language, "大部分内容与题目无关。", "Most of the answer is off topic."))
+            notes.append(_t(language, "大部分内容与参考要点无关。",
+                            "Most of the answer is unrelated to the key points."))
         return notes
 
     @staticmethod

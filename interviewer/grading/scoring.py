@@ -173,9 +173,10 @@ def score(a: F.Analysis, cal: Calibration, flags, kind, language: str) -> Scored
             f"{answered:.0%} -> {depth:.1f}")),
         "clarity": (clarity, _t(
             language, "只罗列了关键词，缺少解释 → 2.0" if a.keyword_list else
-            f"离题内容占 {f['offtopic']:.0%}，连贯度 {flow:.0%}（虚词占比）→ {clarity:.1f}",
+            f"与要点无关的内容占 {f['offtopic']:.0%}，连贯度 {flow:.0%}（虚词占比）→ {clarity:.1f}",
             "a bare list of keywords, nothing explained -> 2.0" if a.keyword_list else
-            f"{f['offtopic']:.0%} off topic, connectedness {flow:.0%} (function words) -> {clarity:.1f}")),
+            f"{f['offtopic']:.0%} unrelated to the key points, connectedness {flow:.0%} (function words) "
+            f"-> {clarity:.1f}")),
         "complexity": (complexity, _t(
             language, ("提到了复杂度" if a.mentions_complexity else "没有分析复杂度")
             + ("" if (covered + partly) else "，且没有答到任何要点") + f" → {complexity:.1f}",
@@ -203,10 +204,10 @@ def score(a: F.Analysis, cal: Calibration, flags, kind, language: str) -> Scored
     if (f["offtopic"] >= NO_EVIDENCE_OFFTOPIC and f["lex_cov"] < NO_EVIDENCE_WORDS
             and f["bigram_cov"] < NO_EVIDENCE_WORDS and total > NO_EVIDENCE_CAP):
         cap = min(cap, NO_EVIDENCE_CAP)
-        caps.append(_t(language, f"大部分内容离题（{f['offtopic']:.0%}）且几乎不含参考中的词，"
+        caps.append(_t(language, f"大部分内容与要点无关（{f['offtopic']:.0%}）且几乎不含参考中的词，"
                                  f"总分封顶 {NO_EVIDENCE_CAP}",
-                       f"mostly off topic ({f['offtopic']:.0%}) and almost no reference words: total capped at "
-                       f"{NO_EVIDENCE_CAP}"))
+                       f"mostly unrelated to the key points ({f['offtopic']:.0%}) and almost no reference words: "
+                       f"total capped at {NO_EVIDENCE_CAP}"))
     factor = 1.0
     if total > cap:
         factor = cap / total
