@@ -122,3 +122,60 @@ def test_llm_grader_without_a_model_says_so(tmp_path):
 def test_missing_data_file_is_a_clear_error(tmp_path):
     proc = _run("--data", str(tmp_path / "nope.jsonl"))
     assert proc.returncode == 2 and "no such file" in proc.stderr
+
+
+def test_plain_baseline_hand_computed():
+    from interviewer.grading.baseline import baseline_score
+
+    # Chinese: distinct character bigrams of the reference (栈底 底元 元素 素不 不能 能删 删除) found in the answer.
+    assert baseline_score("栈底元素不能删除", "栈底元素可以删除") == pytest.approx(10 * 4 / 7)
+    # English: distinct lower-cased words of the reference, nothing removed, no stemming.
+    assert baseline_score("TCP is reliable", "tcp is fast") == pytest.approx(10 * 2 / 3)
+    assert baseline_score("", "anything") == 0.0
+
+
+def test_card_rows_load_and_report_baseline_and_kinds(tmp_path):
+    from interviewer.grading.evaluation import baseline_and_kinds
+
+    f = tmp_path / "bank.jsonl"
+    f.write_text('{"card_id": "003_d5fcd24e30ada98c:028", "question": "q", "answer": "a", "score": 2, '
+                 '"max_score": 10, "kind": "wrong"}\n', encoding="utf-8")
+    [row] = load_rows(f)
+    assert row["card_id"] and "reference" not in row
+    out = baseline_and_kinds([row, dict(row, kind="excellent", score=9)], [3.0, 8.0])
+    assert out["by_kind"] == {"excellent": {"n": 1, "grader_mean": 8.0, "human_mean": 9.0},
+                              "wrong": {"n": 1, "grader_mean": 3.0, "human_mean": 2.0}}
+    assert "baseline_pearson" in out
+
+
+@pytest.mark.slow
+def test_eval_command_on_bank_rows_prints_baseline_and_kinds():
+    proc = _run("--data", str(_data("bank_answers_dev.jsonl")), "--limit", "12", "--json")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["n"] == 12 and result["not_graded"] == 0
+    assert result["baseline_pearson"] is not None
+    assert set(result["by_kind"]) <= {"excellent", "solid", "vague", "wrong", "offtopic", "keywords"}
+    assert all(set(v) == {"n", "grader_mean", "human_mean"} for v in result["by_kind"].values())
+    text = _run("--data", str(_data("bank_answers_dev.jsonl")), "--limit", "6")
+    assert "baseline" in text.stdout and "kind " in text.stdout
+
+
+def test_lodo_mode_prints_the_held_out_table(tmp_path):
+    ref = "TCP 是面向连接的可靠传输协议，通过序号、确认和重传保证数据有序不丢失。"
+    answers = [("TCP 面向连接，用序号、确认和重传保证可靠有序。", 9), ("TCP 是一种协议。", 3),
+               ("不知道", 0), ("TCP 建立连接，丢了会重传。", 6)]
+    paths = []
+    for name, scale in (("a_zh.jsonl", 10), ("b_zh.jsonl", 1)):
+        p = tmp_path / name
+        p.write_text("".join(json.dumps({"question": "TCP 有什么特点？", "reference": ref, "answer": a,
+                                         "score": s * scale / 10, "max_score": scale}, ensure_ascii=False) + "\n"
+                             for a, s in answers), encoding="utf-8")
+        paths += ["--data", str(p)]
+    proc = _run("--lodo", *paths, "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert set(report["leave_one_dataset_out"]) == {"a_zh.jsonl", "b_zh.jsonl"}
+    for block in report["leave_one_dataset_out"].values():
+        assert block["n"] == 4 and "baseline_pearson" in block and block["fitted_on"]
+    assert _run("--lodo", paths[1]).returncode == 2  # one set cannot be left out

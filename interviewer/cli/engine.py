@@ -187,8 +187,13 @@ def run_grade(args: argparse.Namespace, out=None) -> int:
         card = hits[0].card
         key_points, kind = card_key_points(card), card.kind
         source = {"card_id": card.id, "card_question": card.question, "score": round(hits[0].score, 3)}
-    grade = build_grader(settings, embedder, offline=args.offline).grade(
-        args.question, key_points, args.answer, kind=kind, language=args.lang)
+    grader = build_grader(settings, embedder, offline=args.offline)
+    extra = {}
+    if "card_id" in source:
+        from interviewer.grading.content import card_content_kwargs
+
+        extra = card_content_kwargs(grader, card)
+    grade = grader.grade(args.question, key_points, args.answer, kind=kind, language=args.lang, **extra)
     if args.json:
         out.write(json.dumps({"grade": grade.model_dump(mode="json"), "key_points_from": source},
                              ensure_ascii=False, indent=2) + "\n")

@@ -1,6 +1,12 @@
 """`eval grading`: agreement of a grader with human scores (see interviewer/evaluation.py).
 
     python -m interviewer eval grading --data FILE.jsonl [--grader offline|llm] [--json] [--limit N]
+    python -m interviewer eval grading --lodo --data A.jsonl --data B.jsonl --data C.jsonl [--json]
+
+Rows name a `reference` or a bank card (`card_id`: graded against that card's key points,
+misconceptions and facts). The plain baseline (interviewer/grading/baseline.py) is printed beside the
+grader; rows with a `kind` also get per-kind means. --lodo refits the offline grader's calibration
+with each set held out in turn (interviewer/grading/lodo.py) and prints the held-out table.
 
 The output always says which grader and model produced the figures.
 """
@@ -17,7 +23,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="evaluate components against labelled data")
     esub = p.add_subparsers(dest="eval_command", metavar="WHAT")
     g = esub.add_parser("grading", help="agreement of a grader with human scores on a JSONL set")
-    g.add_argument("--data", required=True, type=Path, help="JSONL rows: question, reference, answer, score, max_score")
+    g.add_argument("--data", required=True, type=Path, action="append",
+                   help="JSONL rows: question, reference or card_id, answer, score, max_score "
+                        "(once, or once per set with --lodo)")
+    g.add_argument("--lodo", action="store_true",
+                   help="leave one dataset out: refit the offline calibration without each --data set, grade it")
+    g.add_argument("--loqo", default=None, metavar="NAME",
+                   help="with --lodo: also leave one question out on the set with this file name")
     g.add_argument("--grader", choices=["offline", "llm"], default="offline")
     g.add_argument("--json", action="store_true", help="print one JSON object")
     g.add_argument("--limit", type=int, default=None, help="use the first N rows only")
@@ -71,8 +83,14 @@ def run_grading(args: argparse.Namespace) -> int:
 
     if args.limit is not None and args.limit < 1:
         return _fail("--limit must be at least 1")
-    if not args.data.is_file():
-        return _fail(f"no such file: {args.data}")
+    for path in args.data:
+        if not path.is_file():
+            return _fail(f"no such file: {path}")
+    if args.lodo:
+        return run_lodo(args)
+    if len(args.data) > 1:
+        return _fail("give one --data file (several only with --lodo)")
+    args.data = args.data[0]
     try:
         rows = load_rows(args.data, limit=args.limit)
     except (OSError, ValueError, UnicodeDecodeError) as exc:
@@ -109,8 +127,38 @@ def run_grading(args: argparse.Namespace) -> int:
     print(f"n={result['n']}  not graded={result['not_graded']}")
     for key in ("pearson", "spearman", "qwk", "rmse", "mae"):
         print(f"  {key:<9} {fmt(result[key])}")
+    print(f"  baseline  pearson {fmt(result.get('baseline_pearson'))}, spearman "
+          f"{fmt(result.get('baseline_spearman'))} (share of the reference's character bigrams / words in the answer)")
+    for kind, d in result.get("by_kind", {}).items():
+        print(f"  kind {kind:<10} n={d['n']:<4} grader mean {d['grader_mean']:.2f}  "
+              f"human mean {d['human_mean']:.2f} (0-10)")
     print(f"  seconds per answer {result['seconds_per_answer']:.4f}")
     if "latency_p95_ms" in result:
         print(f"  {result['latency_chars']}-char answers: p50 {result['latency_p50_ms']:.0f} ms, "
               f"p95 {result['latency_p95_ms']:.0f} ms ({result['latency_probes']} probes)")
+    return 0
+
+
+def run_lodo(args: argparse.Namespace) -> int:
+    if args.grader != "offline":
+        return _fail("--lodo refits the offline grader; it cannot be used with --grader llm")
+    if len(args.data) < 2:
+        return _fail("--lodo needs at least two --data sets")
+    from interviewer.bank.embedding import Embedder
+    from interviewer.grading import lodo
+    from interviewer.grading.evaluation import json_safe
+
+    names = [p.name for p in args.data]
+    if args.loqo and args.loqo not in names:
+        return _fail(f"--loqo {args.loqo}: not one of the --data files {names}")
+    log = (lambda msg: print(msg, file=sys.stderr)) if not args.json else (lambda msg: None)
+    try:
+        # A cache large enough for every text of the sets: each held-out pass re-grades rows already measured.
+        report = lodo.run(list(args.data), Embedder(cache_size=200_000), loqo=args.loqo, log=log)
+    except (OSError, ValueError, KeyError) as exc:
+        return _fail(str(exc))
+    if args.json:
+        print(json.dumps(json_safe(report), ensure_ascii=False, default=float))
+        return 0
+    print(lodo.format_table(report))
     return 0

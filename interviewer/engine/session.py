@@ -31,6 +31,7 @@ from pydantic import BaseModel, Field
 from interviewer.config import Settings
 from interviewer.engine.planner import CardHistory, PlannerHistory, plan_questions  # noqa: F401 (re-exported)
 from interviewer.engine.recorder import NullRecorder, Recorder
+from interviewer.grading.content import card_content_kwargs
 from interviewer.grading.rubric import RUBRIC_VERSION
 from interviewer.interviewers.base import InterviewerNotice
 from interviewer.models import Grade, Provenance, QuestionCard, SessionConfig, Turn, utcnow
@@ -119,7 +120,9 @@ def card_key_points(card: QuestionCard) -> list[str]:
 
 _TEXT = {
     "zh": {
-        "offline_grading": "评分说明：本场为离线评分（句向量相似度 + 关键词覆盖），没有使用大模型。分数仅供参考。",
+        "offline_grading": "评分说明：本场为离线评分（句向量相似度 + 关键词覆盖，并对照题目已知的错误说法），"
+                           "没有使用大模型。它衡量的是要点覆盖：只有题库记录过的错误说法和互换的事实才会被判为答错，"
+                           "其他说错的地方可能照样得分。分数仅供参考。",
         "empty": "回答是空的，没有提交。请输入你的回答，或输入 /skip 跳过、/end 结束。",
         "truncated": "回答超过 {limit} 字，只保留了前 {limit} 字用于评分。",
         "finished": "面试已经结束。",
@@ -129,7 +132,9 @@ _TEXT = {
     },
     "en": {
         "offline_grading": "Grading note: this session is graded offline (sentence embeddings + keyword "
-                           "coverage), without a language model. Scores are indicative.",
+                           "coverage, checked against the question's known wrong claims), without a language model. "
+                           "It measures coverage of the key points: only wrong claims the bank records, and swapped "
+                           "facts, are marked wrong; other mistakes can still earn points. Scores are indicative.",
         "empty": "Your answer was empty and was not submitted. Type an answer, or /skip to skip, /end to finish.",
         "truncated": "Your answer was longer than {limit} characters; only the first {limit} are graded.",
         "finished": "The interview is already over.",
@@ -370,7 +375,7 @@ class InterviewEngine:
         the transcript keeps it with the grade."""
         try:
             grade = self.grader.grade(card.question, card_key_points(card), answer, kind=card.kind,
-                                      language=language)
+                                      language=language, **card_content_kwargs(self.grader, card))
         except Exception as exc:  # the protocol says graders never raise; a bug must not end the session
             grade = Grade(status="not_graded", not_graded_reason=f"grader error: {type(exc).__name__}: {exc}",
                           provenance=Provenance(grader=getattr(self.grader, "kind", "offline"),

@@ -22,10 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from interviewer.bank.keypoints import split_points
 from interviewer.models import QuestionKind
 
-REQUIRED_FIELDS = ("question", "reference", "answer", "score", "max_score")
+REQUIRED_FIELDS = ("question", "answer", "score", "max_score")  # and `reference` or `card_id`
 
 
 def load_rows(path: Path | str, limit: int | None = None) -> list[dict]:
@@ -40,6 +39,8 @@ def load_rows(path: Path | str, limit: int | None = None) -> list[dict]:
             except json.JSONDecodeError as exc:
                 raise ValueError(f"{path}:{lineno}: not JSON ({exc.msg})") from None
             missing = [f for f in REQUIRED_FIELDS if f not in row]
+            if "reference" not in row and not row.get("card_id"):
+                missing.append("reference")
             if missing:
                 raise ValueError(f"{path}:{lineno}: missing fields {missing}")
             row.setdefault("lang", "zh")
@@ -139,15 +140,19 @@ def grade_rows(grader, rows: list[dict], progress=None) -> tuple[list[float], fl
     """
     if not rows:
         return [], 0.0, 0
+    from interviewer.grading.datasets import row_task
+
     # Warm up (model load, jieba dictionary) so the timing measures grading only.
     r0 = rows[0]
-    grader.grade(r0["question"], split_points(r0["reference"]), "warm up", QuestionKind.concept,
-                 r0.get("lang", "zh"))
+    points0, _, _ = row_task(r0)
+    grader.grade(r0["question"], points0, "warm up", QuestionKind.concept, r0.get("lang", "zh"))
     totals, seconds, not_graded = [], 0.0, 0
     for i, row in enumerate(rows):
-        points = split_points(row["reference"])
+        # A `card_id` row is graded against its card's key points, misconceptions and facts.
+        points, content, kind = row_task(row)
+        extra = {"content": content} if content and getattr(grader, "kind", "") == "offline" else {}
         start = time.perf_counter()
-        grade = grader.grade(row["question"], points, row["answer"], QuestionKind.concept, row.get("lang", "zh"))
+        grade = grader.grade(row["question"], points, row["answer"], kind, row.get("lang", "zh"), **extra)
         seconds += time.perf_counter() - start
         if grade.status != "graded" or grade.total is None:
             not_graded += 1
@@ -176,6 +181,25 @@ def evaluate_grader(grader, rows: list[dict], progress=None) -> dict:
     out = {"n": len(rows)} | metrics(preds, [r["score"] for r in rows], max_score)
     out |= {"seconds_per_answer": seconds / len(rows), "not_graded": not_graded, "max_score": max_score,
             "qwk_bin": bin_step(max_score)}
+    return out | baseline_and_kinds(rows, totals)
+
+
+def baseline_and_kinds(rows: list[dict], totals: list[float]) -> dict:
+    """`baseline_pearson` (the plain baseline, interviewer/grading/baseline.py, against the human
+    scores) and, when rows carry a `kind`, `by_kind`: kind -> {n, grader_mean, human_mean} on 0-10."""
+    from interviewer.grading.baseline import baseline_score
+    from interviewer.grading.datasets import reference_text
+
+    human = [r["score"] / r["max_score"] * 10 for r in rows]
+    base = [baseline_score(reference_text(r), r["answer"]) for r in rows]
+    out: dict = {"baseline_pearson": pearson(base, human), "baseline_spearman": spearman(base, human)}
+    kinds: dict[str, list[tuple[float, float]]] = {}
+    for r, t, h in zip(rows, totals, human):
+        if r.get("kind"):
+            kinds.setdefault(str(r["kind"]), []).append((t, h))
+    if kinds:
+        out["by_kind"] = {k: {"n": len(v), "grader_mean": sum(t for t, _ in v) / len(v),
+                              "human_mean": sum(h for _, h in v) / len(v)} for k, v in sorted(kinds.items())}
     return out
 
 
@@ -188,8 +212,10 @@ def latency_probe(grader, rows: list[dict], chars: int = 500, count: int = 40) -
     if not rows:
         raise ValueError("no rows to probe")
     answers = sorted({r["answer"] for r in rows if len(r["answer"]) >= 20}, key=lambda a: (len(a), a))
+    from interviewer.grading.datasets import row_task
+
     r0 = rows[0]
-    points = split_points(r0["reference"])
+    points, _, _ = row_task(r0)
     grader.grade(r0["question"], points, "warm up", QuestionKind.concept, r0.get("lang", "zh"))
     times, pos = [], 0
     for _ in range(count):

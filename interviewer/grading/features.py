@@ -48,10 +48,12 @@ FUNCTION_WORDS = frozenset(
     "用 对 和 与 时 后 前 中 都 也 只 不 没有 要 来 去 为 以 并 即 当 该 其 它 这 那 "
     "is are was were be been the of to in on for with by because so that which when if then "
     "than this it can will would should must does do not no as while since thus therefore hence".split())
-NEGATIONS_ZH = frozenset("不 没 没有 无 无法 未 非 不能 不是 不会 不可 不可以 不行 不必 不用 不要 不需要 别".split())
+NEGATIONS_ZH = frozenset("不 没 没有 无 无法 未 非 不能 不是 不会 不可 不可以 不行 不必 不用 不要 不需要 别 "
+                         "并不 并不是 并非 并没有 绝不 从不 从未 毫无".split())
 # Words that start with 不 but do not negate what follows.
 NOT_NEGATIONS_ZH = frozenset("不同 不仅 不断 不过 不管 不少 不久 不但 不如 不论 不然 不停 不足".split())
 NEGATIONS_EN = frozenset("not no never cannot can't isn't doesn't don't won't aren't without".split())
+_CONTRAST = re.compile(r"(而不是|而非|rather\s+than|instead\s+of)[^，,；;。.!?！？]*", re.IGNORECASE)
 _JUDGE_TRUE = re.compile(r"^\W*(正确|对的|对|是的|yes|true|correct)(?![\w])", re.IGNORECASE)
 _JUDGE_FALSE = re.compile(r"^\W*(错误|不正确|不对|错的|错|否|no|false|incorrect|wrong)(?![\w])", re.IGNORECASE)
 
@@ -152,7 +154,9 @@ def _negation_conflict(point: str, sentence: str, point_toks: set[str], tok=None
     # Parity, so "not only ... but not ..." pairs cancel. Looser rules (any negation in a matching
     # clause; clause-by-clause matching) flagged correct answers on the dev sets far more often than
     # wrong ones, so this stays strict and misses many contradictions.
-    return _negations(raw_words(best)) % 2 != _negations(raw_words(p_best)) % 2
+    # "A 而不是 B" / "A rather than B" contrasts A with B: it negates B, not the point it states.
+    return (_negations(raw_words(_CONTRAST.sub(" ", best))) % 2
+            != _negations(raw_words(_CONTRAST.sub(" ", p_best))) % 2)
 
 
 def _is_keyword_list(text: str, structure: float) -> bool:
@@ -207,6 +211,7 @@ class PointMatch:
     coverage: float     # combined 0-1
     evidence: str       # the best-matching answer sentence
     negation_conflict: bool
+    bigram: float = 0.0  # recall of the point's own character bigrams (English: its words), question's excluded
 
 
 @dataclass
@@ -224,6 +229,17 @@ class Analysis:
 
     def vector(self) -> np.ndarray:
         return np.array([self.features[n] for n in FEATURE_NAMES], dtype=np.float64)
+
+
+def _point_bigram_recall(point: str, point_toks, a_bigrams, a_tokens, q_bigrams, q_tokens) -> float:
+    """Share of the point's own Chinese character bigrams and latin words (those not in the question)
+    that the answer contains: segmentation-free, and blind to word weights."""
+    items = {("b", g) for g in char_bigrams(point) - q_bigrams}
+    items |= {("w", t) for t in set(point_toks) - q_tokens if not _CJK_CHAR.match(t)}
+    if not items:
+        return 0.0
+    found = sum(1 for kind, x in items if (x in a_bigrams if kind == "b" else x in a_tokens))
+    return found / len(items)
 
 
 def _point_coverage(emb: float, lex: float) -> float:
@@ -327,7 +343,9 @@ def analyse(question: str, points: list[str], answer: str, embedder) -> Analysis
         emb = float(ps_sims[i, j])
         evidence = sentences[j]
         conflict = _negation_conflict(p, evidence, point_tokens[i], tok, emb, opening=sentences[0])
-        matches.append(PointMatch(p, emb, lex, _point_coverage(emb, lex), evidence[:300], conflict))
+        matches.append(PointMatch(p, emb, lex, _point_coverage(emb, lex), evidence[:300], conflict,
+                                  _point_bigram_recall(p, point_tokens[i], a_bigrams, a_tokens, q_bigrams,
+                                                       q_tokens)))
 
     embs = np.sort(np.array([m.emb for m in matches]))
     low_half = embs[: max(1, len(embs) // 2)]

@@ -1,16 +1,13 @@
-"""The offline grader: key-point coverage by sentence embeddings and words, mapped to 0-10 by a
-small calibration fitted on human-scored answers (scripts/fit_grader.py -> calibration.json).
+"""The offline grader (no model): key-point verdicts from sentence embeddings and words, checked
+against what the card knows about wrong answers, and a total built from those verdicts.
 
-How a score is made:
-1. `features.analyse()` measures the answer against the key points (see that module).
-2. The calibration (a logistic model over a few standardised features) maps them to 0-10:
-   the predicted share of the maximum score a human grader would give.
-3. Guards that the data cannot teach: a bare keyword list is halved (it names points but
-   explains none); sentences addressed to the grader, "I don't know" and the question copied
-   back were already set aside by the analysis.
-4. The criteria of the rubric are derived from coverage, depth and structure, then shifted
-   together so that rubric.weighted_total(criteria) equals the calibrated score: the total is
-   still computed by the rubric, and it agrees with what was measured in evaluation.
+How a grade is made:
+1. `features.analyse()` measures the answer against each key point (see that module).
+2. `card_checks.check_answer()` marks points the answer states wrongly (known misconceptions,
+   swapped facts, negated copies) and points it cannot judge (inversion cues).
+3. `scoring.score()` turns the point credits (fitted on human-scored answers: calibration.json,
+   scripts/fit_grader.py) and those flags into the criteria and the total, each reason stating the
+   figures behind its score, so the total, the criteria and the verdicts tell one story.
 
 Never raises: bad input gives a "not_graded" grade or an honest 0.
 """
@@ -19,97 +16,25 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from pathlib import Path
 
-import numpy as np
-
 from interviewer.grading import features as F
+from interviewer.grading.card_checks import check_answer
+from interviewer.grading.content import CardContent
 from interviewer.grading.rubric import RUBRIC_VERSION, criteria_for, weighted_total
+from interviewer.grading.scoring import FALLBACK, Calibration, Scored, score
 from interviewer.models import CriterionScore, Grade, KeyPointStatus, KeyPointVerdict, Provenance, QuestionKind
 
-GRADER_VERSION = "offline-2"
+GRADER_VERSION = "offline-3"
 DEFAULT_CALIBRATION = Path(__file__).with_name("calibration.json")
-KEYWORD_LIST_FACTOR = 0.5
-WRONG_PENALTY = 1.5
-NO_EVIDENCE_OFFTOPIC = 0.5
-NO_EVIDENCE_WORDS = 0.08
-NO_EVIDENCE_CAP = 1.5
-# Per-point verdict thresholds on the combined 0-1 coverage (features._point_coverage).
-COVERED_AT = 0.55
-PARTLY_AT = 0.3
-
-# Used when no calibration file exists (e.g. before scripts/fit_grader.py has been run):
-# a plain mix of point coverage and whole-answer similarity.
-_FALLBACK = {
-    "version": "fallback",
-    "features": ["emb_cov", "lex_cov", "whole_sim", "len_ratio"],
-    "mean": [0.55, 0.4, 0.55, -0.7],
-    "scale": [0.12, 0.25, 0.15, 0.8],
-    "coef": [0.8, 0.8, 0.6, 0.3],
-    "intercept": 0.3,
-    "link": "logistic",
-}
 
 
-class Calibration:
-    """A read-only fitted map from features to a 0-10 score, loaded once per grader."""
-
-    def __init__(self, spec: dict, sha256: str | None):
-        self.spec = spec
-        self.sha256 = sha256
-        self.names: list[str] = list(spec["features"])
-        unknown = set(self.names) - set(F.FEATURE_NAMES)
-        if unknown:
-            raise ValueError(f"calibration uses unknown features: {sorted(unknown)}")
-        self.mean = np.asarray(spec["mean"], dtype=np.float64)
-        self.scale = np.asarray(spec["scale"], dtype=np.float64)
-        self.coef = np.asarray(spec["coef"], dtype=np.float64)
-        self.intercept = float(spec["intercept"])
-        self.link = spec.get("link", "logistic")
-
-    @classmethod
-    def load(cls, path: Path | str | None) -> Calibration:
-        path = Path(path) if path is not None else DEFAULT_CALIBRATION
-        if not path.exists():
-            return cls(_FALLBACK, None)
-        raw = path.read_bytes()
-        return cls(json.loads(raw), hashlib.sha256(raw).hexdigest())
-
-    def predict(self, feats: dict[str, float]) -> float:
-        x = np.array([feats[n] for n in self.names], dtype=np.float64)
-        z = self.intercept + float(((x - self.mean) / self.scale) @ self.coef)
-        share = 1.0 / (1.0 + math.exp(-z)) if self.link == "logistic" else z
-        return float(min(10.0, max(0.0, 10.0 * share)))
-
-
-def is_contradicted(m: F.PointMatch) -> bool:
-    return m.negation_conflict and m.coverage >= PARTLY_AT
-
-
-def apply_guards(score: float, analysis: F.Analysis) -> float:
-    """Rules the human-scored data cannot teach (its students did not try to game the grader).
-
-    Shared with scripts/fit_grader.py so the held-out figures include them.
-    """
-    if analysis.empty:
-        return 0.0
-    if analysis.keyword_list:
-        score *= KEYWORD_LIST_FACTOR
-    # Contradicted points: the rubric says wrong statements cost more than omissions, and the
-    # coverage features alone would reward a negated copy of the point. Each contradicted point
-    # takes away one and a half times its share of the score.
-    if analysis.points:
-        wrong = sum(is_contradicted(m) for m in analysis.points) / len(analysis.points)
-        score *= max(0.0, 1.0 - WRONG_PENALTY * wrong)
-    f = analysis.features
-    # Mostly off topic and sharing almost no words with the reference: in the human-scored dev
-    # sets such answers average 1.6-1.8/10, but the smooth calibration leaves them a floor of ~2-5
-    # when they are long or of the same field (embeddings put any database text near a Redis card).
-    if (f["offtopic"] >= NO_EVIDENCE_OFFTOPIC and f["lex_cov"] < NO_EVIDENCE_WORDS
-            and f["bigram_cov"] < NO_EVIDENCE_WORDS):
-        score = min(score, NO_EVIDENCE_CAP)
-    return score
+def load_calibration(path: Path | str | None) -> Calibration:
+    path = Path(path) if path is not None else DEFAULT_CALIBRATION
+    if not path.exists():
+        return Calibration(FALLBACK, None)
+    raw = path.read_bytes()
+    return Calibration(json.loads(raw), hashlib.sha256(raw).hexdigest())
 
 
 def _t(language: str, zh: str, en: str) -> str:
@@ -126,12 +51,12 @@ class OfflineGrader:
             embedder = Embedder()
         self.embedder = embedder
         try:
-            self.calibration = Calibration.load(calibration_path)
+            self.calibration = load_calibration(calibration_path)
             cal = self.calibration.sha256[:12] if self.calibration.sha256 else "none"
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            # A broken calibration file must not stop interviews: grade with the fallback mix and
+            # A broken calibration file must not stop interviews: grade with the fallback map and
             # say so in every grade's provenance.
-            self.calibration = Calibration(_FALLBACK, None)
+            self.calibration = Calibration(FALLBACK, None)
             cal = f"invalid({type(exc).__name__})"
         self.version = f"{GRADER_VERSION}+cal:{cal}"
 
@@ -146,40 +71,45 @@ class OfflineGrader:
                      provenance=self._provenance())
 
     def _zero(self, kind, points: list[str], summary: str, language: str) -> Grade:
-        reason = _t(language, "没有可评分的内容", "nothing gradable in the answer")
+        reason = _t(language, "没有可评分的内容 → 0", "nothing gradable in the answer → 0")
         criteria = [CriterionScore(criterion=c.id, score=0.0, weight=c.weight, reason=reason)
                     for c in criteria_for(kind)]
         verdicts = [KeyPointVerdict(point=p, status=KeyPointStatus.missing) for p in points]
         return Grade(status="graded", total=weighted_total(criteria), criteria=criteria,
                      key_points=verdicts, summary=summary, provenance=self._provenance())
 
-    @staticmethod
-    def _verdict(m: F.PointMatch) -> KeyPointStatus:
-        if is_contradicted(m):
-            return KeyPointStatus.wrong
-        if m.coverage >= COVERED_AT:
-            return KeyPointStatus.covered
-        if m.coverage >= PARTLY_AT:
-            return KeyPointStatus.partly
-        return KeyPointStatus.missing
-
     # ------------------------------------------------------------------ grading
 
-    def score(self, analysis: F.Analysis) -> float:
-        """The calibrated 0-10 score of an analysed answer (the grade's total, before rounding)."""
+    def analyse(self, question: str, points: list[str], answer: str, content: CardContent | None = None,
+                language: str = "zh"):
+        """(analysis, flags): the measurements and the wrong/doubt flags of an answer."""
+        analysis = F.analyse(question, points, answer, self.embedder)
+        content = content or CardContent()
+        flags = check_answer(analysis, points, content.misconceptions, content.facts, self.embedder, language,
+                             question)
+        return analysis, flags
+
+    def scored(self, analysis: F.Analysis, flags=(), kind: QuestionKind = QuestionKind.concept,
+               language: str = "zh") -> Scored:
+        return score(analysis, self.calibration, list(flags), kind, language)
+
+    def score(self, analysis: F.Analysis, flags=(), kind: QuestionKind = QuestionKind.concept) -> float:
+        """The 0-10 total of an analysed answer (the grade's total, before rounding)."""
         if analysis.empty:
             return 0.0
-        return apply_guards(self.calibration.predict(analysis.features), analysis)
+        return self.scored(analysis, flags, kind).total
 
     def grade(self, question: str, key_points: list[str], answer: str,
-              kind: QuestionKind = QuestionKind.concept, language: str = "zh") -> Grade:
+              kind: QuestionKind = QuestionKind.concept, language: str = "zh",
+              content: CardContent | None = None) -> Grade:
         try:
-            return self._grade(question or "", key_points or [], answer, kind, language)
+            return self._grade(question or "", key_points or [], answer, kind, language, content)
         except Exception as exc:  # never break a session over a grading bug
             return self._not_graded(_t(language, f"离线评分出错：{type(exc).__name__}",
                                        f"offline grading failed: {type(exc).__name__}"))
 
-    def _grade(self, question: str, key_points: list[str], answer, kind, language: str) -> Grade:
+    def _grade(self, question: str, key_points: list[str], answer, kind, language: str,
+               content: CardContent | None) -> Grade:
         language = "zh" if language == "zh" else "en"
         kind = QuestionKind(kind)
         points = [p.strip() for p in key_points if isinstance(p, str) and p.strip()]
@@ -188,8 +118,14 @@ class OfflineGrader:
                                        "this question has no key points to grade against"))
         if not isinstance(answer, str) or not answer.strip():
             return self._zero(kind, points, _t(language, "未作答，得 0 分。", "No answer given: 0."), language)
-
-        analysis = F.analyse(question, points, answer, self.embedder)
+        if content is not None and not isinstance(content, CardContent):
+            content = CardContent.of(content)  # a QuestionCard, or anything with misconceptions/facts
+        if content:
+            # Card content indexes the card's own key points; other points cannot be checked with it.
+            n = len(points)
+            content = CardContent([m for m in content.misconceptions if m.point < n],
+                                  [f for f in content.facts if f.point < n])
+        analysis, flags = self.analyse(question, points, answer, content, language)
         notes = self._notes(analysis, language)
         if analysis.empty:
             if analysis.set_aside.get("dont_know"):
@@ -198,64 +134,14 @@ class OfflineGrader:
                 head = _t(language, "回答中没有可评分的内容，得 0 分。", "Nothing in the answer could be graded: 0.")
             return self._zero(kind, points, " ".join([head] + notes), language)
 
-        target = self.score(analysis)
-        criteria = self._criteria(analysis, kind, target, language)
-        verdicts = [KeyPointVerdict(point=m.point, status=self._verdict(m), evidence=m.evidence)
-                    for m in analysis.points]
-        total = weighted_total(criteria)
-        return Grade(status="graded", total=total, criteria=criteria, key_points=verdicts,
-                     summary=self._summary(total, verdicts, notes, language), provenance=self._provenance())
-
-    # ------------------------------------------------------------------ criteria
-
-    def _criteria(self, a: F.Analysis, kind, target: float, language: str) -> list[CriterionScore]:
-        cov = np.array([0.0 if m.negation_conflict else m.coverage for m in a.points])
-        n = len(cov)
-        covered = int((cov >= COVERED_AT).sum())
-        partly = int(((cov >= PARTLY_AT) & (cov < COVERED_AT)).sum())
-        depth_share = (covered + 0.5 * partly) / n
-        length = min(1.0, max(0.0, (a.features["len_ratio"] + 2.0) / 2.0))
-        structure = min(1.0, a.features["structure"] / 0.2) * (1.0 - a.features["offtopic"])
-        raw = {
-            "correctness": 10 * float(cov.mean()),
-            "approach": 10 * float(cov.mean()),
-            "depth": 10 * (0.7 * depth_share + 0.3 * length),
-            "clarity": 10 * (0.3 if a.keyword_list else structure),
-            "complexity": 10 * (0.8 if a.mentions_complexity else 0.2) * float(cov.mean() > 0.2),
-        }
-        reasons = {
-            "correctness": _t(language, f"要点平均覆盖 {cov.mean():.0%}，{covered}/{n} 个要点答到",
-                              f"key points covered on average {cov.mean():.0%}; {covered}/{n} covered"),
-            "approach": _t(language, f"思路与要点的平均吻合 {cov.mean():.0%}",
-                           f"approach matches the key points {cov.mean():.0%} on average"),
-            "depth": _t(language, f"覆盖 {covered} 个、部分覆盖 {partly} 个要点（共 {n} 个）",
-                        f"{covered} key points covered, {partly} partly, of {n}"),
-            "clarity": (_t(language, "只罗列了关键词，缺少解释", "a bare list of keywords, nothing explained")
-                        if a.keyword_list else
-                        _t(language, f"离题内容占 {a.features['offtopic']:.0%}",
-                           f"{a.features['offtopic']:.0%} of the answer is off topic")),
-            "complexity": _t(language, "提到了复杂度" if a.mentions_complexity else "没有分析复杂度",
-                             "complexity discussed" if a.mentions_complexity else "no complexity analysis"),
-        }
-        crits = criteria_for(kind)
-        w = np.array([c.weight for c in crits])
-        r = np.array([raw[c.id] for c in crits])
-        # Shift the raw criterion scores so their weighted mean is the calibrated score, shrinking
-        # their spread only as much as needed to stay within 0-10.
-        dev = r - (w @ r) / w.sum()
-        k = 1.0
-        for d in dev:
-            if d > 1e-9:
-                k = min(k, (10.0 - target) / d)
-            elif d < -1e-9:
-                k = min(k, target / -d)
-        scores = np.clip(target + max(0.0, k) * dev, 0.0, 10.0)
-        scores = np.round(scores, 3)
-        # Put the rounding residue on the heaviest criterion so the weighted mean stays on target.
-        heavy = int(np.argmax(w))
-        scores[heavy] = np.clip(scores[heavy] + (target * w.sum() - w @ scores) / w[heavy], 0.0, 10.0)
-        return [CriterionScore(criterion=c.id, score=round(float(s), 3), weight=c.weight, reason=reasons[c.id])
-                for c, s in zip(crits, scores)]
+        result = self.scored(analysis, flags, kind, language)
+        verdicts = [KeyPointVerdict(point=m.point, status=p.status, evidence=p.evidence)
+                    for m, p in zip(analysis.points, result.points)]
+        total = weighted_total(result.criteria)
+        checked = bool(content)
+        return Grade(status="graded", total=total, criteria=result.criteria, key_points=verdicts,
+                     summary=self._summary(total, result, notes, checked, language),
+                     provenance=self._provenance())
 
     # ------------------------------------------------------------------ words
 
@@ -272,22 +158,50 @@ class OfflineGrader:
         if a.set_aside.get("question_copy"):
             notes.append(_t(language, "复述题目的部分不计分。", "Restating the question earns nothing."))
         if a.keyword_list:
-            notes.append(_t(language, "只罗列关键词而没有解释，分数减半。",
-                            "Keywords listed without explanation: score halved."))
+            notes.append(_t(language, "只罗列关键词而没有解释：每个要点最多算部分答到。",
+                            "Keywords listed without explanation: each key point counts as partly answered at most."))
         if not a.empty and a.features.get("offtopic", 0) > 0.5:
-            notes.append(_t(language, "大部分内容与题目无关。", "Most of the answer is off topic."))
+            notes.append(_t(language, "大部分内容与参考要点无关。",
+                            "Most of the answer is unrelated to the key points."))
         return notes
 
     @staticmethod
-    def _summary(total: float, verdicts: list[KeyPointVerdict], notes: list[str], language: str) -> str:
-        n = len(verdicts)
-        c = sum(v.status == KeyPointStatus.covered for v in verdicts)
-        p = sum(v.status == KeyPointStatus.partly for v in verdicts)
-        wr = sum(v.status == KeyPointStatus.wrong for v in verdicts)
-        head = _t(language, f"离线评分 {total:.1f}/10：{n} 个要点中答到 {c} 个，部分答到 {p} 个",
-                  f"Offline grade {total:.1f}/10: {c} of {n} key points covered, {p} partly")
-        if wr:
-            head += _t(language, f"，{wr} 个可能与要点相反（仅凭否定词判断，请人工核对）",
-                       f", {wr} possibly contradicted (judged from negation words only; check by hand)")
+    def _summary(total: float, result: Scored, notes: list[str], checked: bool, language: str) -> str:
+        pts = result.points
+        n = len(pts)
+        c = sum(p.status == KeyPointStatus.covered for p in pts)
+        p_ = sum(p.status == KeyPointStatus.partly for p in pts)
+        wrong = [p for p in pts if p.status == KeyPointStatus.wrong]
+        head = _t(language, f"离线评分 {total:.1f}/10：{n} 个要点中答到 {c} 个，部分答到 {p_} 个",
+                  f"Offline grade {total:.1f}/10: {c} of {n} key points covered, {p_} partly")
+        if wrong:
+            head += _t(language, f"，{len(wrong)} 个答错（每个答错的要点记 -1，比不答更扣分）",
+                       f", {len(wrong)} wrong (a wrong point counts -1, more than leaving it out)")
+            said = []
+            for i, p in enumerate(pts):
+                if p.status != KeyPointStatus.wrong or p.note == "negation" or ": " not in p.note:
+                    continue
+                source, what = p.note.split(": ", 1)
+                label = _t(language, "与已知错误说法一致，实际" if source == "misconception" else "说反了事实",
+                           "matches a known misconception; in fact" if source == "misconception" else "swapped fact")
+                said.append(_t(language, f"要点 {i + 1} {label}：{what[:60]}",
+                               f"key point {i + 1} {label}: {what[:60]}"))
+            if said:
+                head += _t(language, "（" + "；".join(said[:3]) + "）", " (" + "; ".join(said[:3]) + ")")
+            if any(w.note == "negation" for w in wrong):
+                head += _t(language, "；其中有的仅凭否定词判断，请人工核对",
+                           "; some judged from negation words only, check by hand")
         head += _t(language, "。", ".")
-        return " ".join([head] + notes)
+        parts = [head]
+        parts += [cap + _t(language, "。", ".") for cap in result.caps]
+        if result.doubt:
+            parts.append(_t(language, f"可信度低：{result.doubt} 个要点的表述带有否定/相反的说法，"
+                                      "离线评分无法判断对错，"
+                                      "这些要点最多算部分答到。",
+                            f"Low confidence: {result.doubt} key point(s) are stated with a negation or contrast the "
+                            "offline grader cannot judge; they count as partly answered at most."))
+        elif not checked:
+            parts.append(_t(language, "这道题没有已知错误说法可比对：离线评分只衡量覆盖，不能确认说法正确。",
+                            "No known misconceptions for this question: the offline grade measures coverage and "
+                            "cannot confirm the statements are true."))
+        return " ".join(parts + notes)

@@ -1,0 +1,274 @@
+"""Catching confident wrong answers without a model: what a card knows about its wrong answers.
+
+Three checks, each tied to one key point, each conservative (a false "wrong" on a correct answer is
+worse than a missed one, because the candidate is told the truth is wrong):
+
+1. **Facts** (card field `facts`, see interviewer/models.py): {point, subject[], holds[], not[]}. In
+   the stretch of an answer sentence that talks about the subject (its clause and the clauses after it,
+   up to the next subject), a `not` term without any `holds` term means the facts were swapped
+   ("Stage 2 切分参数" when stage 2 shards gradients). A `holds` term there is support.
+2. **Misconceptions** (card field `misconceptions`): {claim, claim_en, point, why}. An answer unit that
+   is close in words *and* meaning to the claim, closer in meaning to the claim than to the truth
+   (`why` and the key point), and carries the claim's own words (those not in the truth), states it.
+3. **Inversion cues** (no card content needed): the clause that carries a key point's words also
+   carries a negation or inversion cue (不是/并非/相反/而不是, not/instead of/rather than) that the point
+   does not. This cannot tell a correct contrast ("用 reduce-scatter 而不是 all-reduce") from an
+   inverted fact, so it only lowers confidence ("doubt"), never marks a point wrong.
+
+Everything is plain string matching plus the sentence vectors the grader already computes.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from interviewer.grading import features as F
+
+# A misconception is stated when an answer unit is at least this close to its claim ...
+CLAIM_SIM = 0.62
+# ... closer to the claim than to the truth by this margin ...
+CLAIM_MARGIN = 0.02
+# ... and contains this share of the claim's content words.
+CLAIM_WORDS = 0.5
+
+_NEG_BEFORE = re.compile(r"(不是|并非|而非|不|没有|没|未|无|非|not|no|never|instead\s+of|rather\s+than|n't)\s*$")
+_INVERSION = re.compile(r"不是|并非|而非|相反|反而|而不是|并不|\bnot\b|n't\b|instead\s+of|rather\s+than|opposite|"
+                        r"contrary", re.IGNORECASE)
+_CLAUSE_SPLIT = re.compile(r"[，,；;：:（）()、]|\s+-\s+")
+
+
+@dataclass
+class PointFlag:
+    point: int
+    status: str          # "wrong" or "doubt"
+    source: str          # "fact", "misconception" or "inversion"
+    evidence: str        # the words of the answer that triggered it
+    note: str            # what was found, for the grade card
+
+
+def _norm(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+@lru_cache(maxsize=4096)
+def _pattern(term: str) -> re.Pattern | None:
+    """A literal term, case-insensitive, spaces/hyphens/underscores interchangeable or absent; a term
+    that starts or ends with a latin letter or digit must not sit inside a longer latin word."""
+    t = _norm(term).strip()
+    if not t:
+        return None
+    parts = [re.escape(p) for p in re.split(r"[\s\-_]+", t) if p]
+    body = r"[\s\-_]*".join(parts)
+    if re.match(r"[a-z0-9]", t):
+        body = r"(?<![a-z0-9])" + body
+    if re.search(r"[a-z]$", t):
+        body = body + r"(?:s|es)?(?![a-z0-9])"  # plural: "gradient" also matches "gradients"
+    elif re.search(r"[0-9]$", t):
+        body = body + r"(?![a-z0-9])"
+    return re.compile(body)
+
+
+def _find(terms, text: str) -> list[re.Match]:
+    out = []
+    for term in terms:
+        pat = _pattern(term)
+        if pat is not None:
+            out.extend(pat.finditer(text))
+    return out
+
+
+def _asserted(matches: list[re.Match], text: str) -> bool:
+    """At least one occurrence is not directly negated ("不是参数", "not the parameters")."""
+    return any(not _NEG_BEFORE.search(text[max(0, m.start() - 8):m.start()]) for m in matches)
+
+
+# --------------------------------------------------------------------------- facts
+
+def check_facts(sentences: list[str], facts, language: str = "zh") -> list[PointFlag]:
+    """Swapped facts: a subject said with a `not` term and none of its `holds` terms."""
+    if not facts:
+        return []
+    subjects: list[tuple[str, ...]] = []
+    for f in facts:
+        key = tuple(sorted(_norm(s) for s in f.subject if s.strip()))
+        if key and key not in subjects:
+            subjects.append(key)
+    support: dict[int, int] = {}
+    against: dict[int, list[str]] = {}
+    for sentence in [part for s in sentences for part in F.split_sentences(s)]:
+        text = _norm(sentence)
+        # Stretches of the sentence about one subject: its clause and the clauses after it.
+        spans: list[tuple[tuple[str, ...], list[str]]] = []
+        for clause in _CLAUSE_SPLIT.split(text):
+            if not clause.strip():
+                continue
+            named = [s for s in subjects if _find(s, clause)]
+            if len(named) == 1:
+                spans.append((named[0], [clause]))
+            elif len(named) > 1:
+                spans.append(((), [clause]))  # two subjects in one clause: cannot tell which is meant
+            elif spans:
+                spans[-1][1].append(clause)
+        for subj, clauses in spans:
+            if not subj:
+                continue
+            # The subject's own words are not evidence ("Stage 3" names no shard); strip them.
+            stretch = "，".join(clauses)
+            for alias in subj:
+                pat = _pattern(alias)
+                if pat is not None:
+                    stretch = pat.sub(" ", stretch)
+            for i, f in enumerate(facts):
+                if tuple(sorted(_norm(s) for s in f.subject if s.strip())) != subj:
+                    continue
+                holds = _asserted(_find(f.holds, stretch), stretch)
+                wrong = _asserted(_find(f.not_, stretch), stretch)
+                if holds:
+                    support[i] = support.get(i, 0) + 1
+                elif wrong:
+                    against.setdefault(i, []).append(sentence.strip())
+    flags = []
+    for i, evidence in against.items():
+        f = facts[i]
+        if support.get(i):
+            # Said both ways: not a confident swap, but not something to trust either.
+            flags.append(PointFlag(f.point, "doubt", "fact", evidence[0][:300],
+                                   f"{f.subject[0]}: stated both ways"))
+        else:
+            flags.append(PointFlag(f.point, "wrong", "fact", evidence[0][:300],
+                                   f"{f.subject[0]} ≠ {'/'.join(f.not_[:2])}（应为 {'/'.join(f.holds[:2])}）"
+                                   if language == "zh" else
+                                   f"{f.subject[0]} is not {'/'.join(f.not_[:2])} but {'/'.join(f.holds[:2])}"))
+    return flags
+
+
+# --------------------------------------------------------------------------- misconceptions
+
+def _units(sentences: list[str]) -> list[str]:
+    """Sentences, and the opening clauses of long ones ("A 是 X，因为 Y，所以 Z" -> "A 是 X，"), so a claim
+    made at the start of a long sentence can be matched. Units always start where the sentence starts:
+    a clause from the middle has lost its subject ("各自编码成向量算相似度" said of the bi-encoder)."""
+    units = []
+    for s in sentences:
+        if not s.strip():
+            continue
+        units.append(s)
+        parts = [p for p in re.split(r"(?<=[，,；;：:])", s) if p.strip()]
+        for k in range(1, len(parts)):
+            units.append("".join(parts[:k]))
+    return units
+
+
+def _informative(toks) -> frozenset[str]:
+    """Words that can tell one claim from another: not single Chinese characters, not very common words."""
+    return frozenset(t for t in toks if not (len(t) == 1 and F.has_cjk(t)) and F._background_weight(t) >= 0.5)
+
+
+def check_misconceptions(sentences: list[str], points: list[str], misconceptions, embedder, language: str,
+                         tok=None, question: str = "") -> list[PointFlag]:
+    """A unit states a misconception when it is close to the claim in meaning (CLAIM_SIM) and closer to it
+    than to the truth (`why`, the key point), carries CLAIM_WORDS of the claim's content words, and
+    carries what makes the claim wrong: one of its own informative words (not in the truth), or the
+    claim's negation where the truth has none (or the reverse). A claim about a named thing must name
+    it: every latin term of the claim that is not in the question (Pre-Norm, DPO, TokenTextSplitter)
+    must be in the unit, so "Post-Norm 是先相加再 LN" does not state the Pre-Norm claim. Each unit is
+    compared with the claim in its own language (`claim` for Chinese units, `claim_en` otherwise)."""
+    if not misconceptions or not sentences:
+        return []
+    tok = tok or (lambda t: frozenset(F.tokens(t)))
+    units = _units(sentences)
+    zh_unit = np.array([F.has_cjk(u) for u in units])
+    texts_zh = [m.claim or m.claim_en for m in misconceptions]
+    texts_en = [m.claim_en or m.claim for m in misconceptions]
+    truths = []
+    for m in misconceptions:
+        point = points[m.point] if 0 <= m.point < len(points) else ""
+        truths.append([t for t in (m.why, point) if t.strip()])
+    flat_truths = [t for ts in truths for t in ts]
+    k_m = len(misconceptions)
+    vecs = embedder.encode(units + texts_zh + texts_en + flat_truths)
+    u_vecs = vecs[:len(units)]
+    zh_vecs = vecs[len(units):len(units) + k_m]
+    en_vecs = vecs[len(units) + k_m:len(units) + 2 * k_m]
+    t_vecs = vecs[len(units) + 2 * k_m:]
+    unit_parity = [F._negations(F.raw_words(u)) % 2 for u in units]
+    q_tok = tok(question) if question else frozenset()
+    flags, pos = [], 0
+    for k, m in enumerate(misconceptions):
+        t_idx = list(range(pos, pos + len(truths[k])))
+        pos += len(truths[k])
+        truth_tok = frozenset().union(*(tok(t) for t in truths[k])) if truths[k] else frozenset()
+        truth_parity = F._negations(F.raw_words(" ".join(truths[k]))) % 2 if truths[k] else 0
+        sim_c = np.where(zh_unit, u_vecs @ zh_vecs[k], u_vecs @ en_vecs[k])
+        sim_t = (u_vecs @ t_vecs[t_idx].T).max(axis=1) if t_idx else np.zeros(len(units))
+        best = None
+        for j, unit in enumerate(units):
+            if sim_c[j] < CLAIM_SIM or sim_c[j] < sim_t[j] + CLAIM_MARGIN:
+                continue
+            claim = texts_zh[k] if zh_unit[j] else texts_en[k]
+            c_all = tok(claim)
+            c_tok = _informative(c_all)
+            if not c_all:
+                continue
+            u_tok = tok(unit)
+            if len(c_all & u_tok) / len(c_all) < CLAIM_WORDS:
+                continue
+            if any(not F.has_cjk(t) and len(t) > 1 and t not in q_tok and t not in u_tok for t in c_tok):
+                continue
+            claim_parity = F._negations(F.raw_words(claim)) % 2
+            # The unit must not negate what the claim asserts ("LoRA 并不会重新初始化所有参数").
+            if unit_parity[j] != claim_parity:
+                continue
+            own = c_tok - truth_tok
+            if not (own & u_tok) and claim_parity == truth_parity:
+                continue
+            if best is None or sim_c[j] > sim_c[best]:
+                best = j
+        if best is not None:
+            flags.append(PointFlag(m.point, "wrong", "misconception", units[best][:300],
+                                   (m.why or m.claim)[:120]))
+    return flags
+
+
+# --------------------------------------------------------------------------- inversion cues
+
+def check_inversions(points: list[str], matches, tok=None) -> list[PointFlag]:
+    """A point's best-matching clause carries an inversion cue the point does not: doubt, not wrong."""
+    tok = tok or (lambda t: frozenset(F.tokens(t)))
+    flags = []
+    for i, (p, m) in enumerate(zip(points, matches)):
+        if not m.evidence or _INVERSION.search(p) or m.coverage < 0.3:
+            continue
+        p_tok = tok(p)
+        if not p_tok:
+            continue
+        for clause in re.split(r"[，,；;。.!?！？]", m.evidence):
+            c_tok = tok(clause)
+            if len(p_tok & c_tok) >= max(2, 0.3 * len(p_tok)) and _INVERSION.search(clause):
+                flags.append(PointFlag(i, "doubt", "inversion", clause.strip()[:300], clause.strip()[:60]))
+                break
+    return flags
+
+
+def check_answer(analysis, points: list[str], misconceptions, facts, embedder, language: str,
+                 question: str = "") -> list[PointFlag]:
+    """All flags for an analysed answer, one per point at most ("wrong" beats "doubt")."""
+    if analysis.empty:
+        return []
+    flags = (check_facts(analysis.sentences, facts, language)
+             + check_misconceptions(analysis.sentences, points, misconceptions, embedder, language,
+                                    question=question)
+             + check_inversions(points, analysis.points))
+    by_point: dict[int, PointFlag] = {}
+    for f in flags:
+        if not 0 <= f.point < len(points):
+            continue
+        old = by_point.get(f.point)
+        if old is None or (old.status == "doubt" and f.status == "wrong"):
+            by_point[f.point] = f
+    return [by_point[i] for i in sorted(by_point)]

@@ -1,0 +1,190 @@
+"""Confident wrong answers: swapped facts and known misconceptions mark the point `wrong` and cost more
+than leaving it out; an inversion the grader cannot judge lowers confidence instead of rewarding fluency.
+
+Fixtures are written here from domain knowledge (not from the dev answers), in the card-content schema
+of /work/content/SCHEMA.md.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from interviewer.grading.card_checks import check_facts
+from interviewer.grading.content import CardContent, card_content_kwargs
+from interviewer.grading.offline import OfflineGrader
+from interviewer.models import Fact, KeyPointStatus, Misconception, QuestionCard
+
+ZERO_Q = "ZeRO 零冗余优化器的三个阶段分别是什么？"
+ZERO_POINTS = [
+    "数据并行中每张卡都保存完整的参数、梯度和优化器状态，ZeRO 去掉这份冗余。",
+    "Stage 1：切分优化器状态（Adam 的 m、v 和 fp32 主权重）。",
+    "Stage 2：再切分梯度，反向时用 reduce-scatter 代替 all-reduce。",
+    "Stage 3：再切分模型参数，前向和反向时按层 all-gather，用完释放。",
+    "Stage 1、2 的通信量与数据并行相同，Stage 3 约为 1.5 倍。",
+]
+ZERO_CONTENT = CardContent(
+    misconceptions=[Misconception(
+        claim="ZeRO 三个阶段的通信量都和普通数据并行一样，没有额外开销。",
+        claim_en="All three ZeRO stages communicate exactly as much as plain data parallelism.",
+        point=4, why="Stage 3 要额外 all-gather 参数，通信量约为数据并行的 1.5 倍。")],
+    facts=[
+        Fact(point=1, subject=["Stage 1", "ZeRO-1", "阶段1", "第一阶段"], holds=["优化器状态", "optimizer state"],
+             **{"not": ["梯度", "gradient"]}),
+        Fact(point=2, subject=["Stage 2", "ZeRO-2", "阶段2", "第二阶段"], holds=["梯度", "gradient"],
+             **{"not": ["参数", "parameter"]}),
+        Fact(point=3, subject=["Stage 3", "ZeRO-3", "阶段3", "第三阶段"], holds=["参数", "parameter"],
+             **{"not": ["梯度", "gradient"]}),
+    ])
+ZERO_GOOD = ("数据并行里每张卡都存一份完整的参数、梯度和优化器状态，ZeRO 就是去掉这种冗余。"
+             "Stage 1 把优化器状态（Adam 的 m、v 和 fp32 主权重）切分到各卡；Stage 2 再切分梯度，反向时用 "
+             "reduce-scatter 代替 all-reduce；Stage 3 连模型参数也切分，前向、反向时按层 all-gather，用完释放。"
+             "Stage 1 和 2 的通信量和数据并行一样，Stage 3 多了参数的 all-gather，大约是 1.5 倍。")
+ZERO_SWAPPED = ("数据并行里每张卡都存一份完整的参数、梯度和优化器状态，ZeRO 就是去掉这种冗余。"
+                "Stage 1 把优化器状态（Adam 的 m、v 和 fp32 主权重）切分到各卡；Stage 2 再切分模型参数，前向时按层 "
+                "all-gather；Stage 3 再切分梯度，反向时用 reduce-scatter 代替 all-reduce。"
+                "三个阶段的通信量都和普通数据并行一样，没有额外开销。")
+ZERO_OMITTED = ("数据并行里每张卡都存一份完整的参数、梯度和优化器状态，ZeRO 就是去掉这种冗余。"
+                "Stage 1 把优化器状态（Adam 的 m、v 和 fp32 主权重）切分到各卡。")
+
+LORA_Q = "LoRA 的原理是什么？A、B 两个矩阵怎么初始化？"
+LORA_POINTS = [
+    "冻结预训练权重 W，只训练旁路的低秩矩阵 A 和 B，权重更新 ΔW = BA。",
+    "A 用随机高斯（或 Kaiming）初始化，B 初始化为 0，训练开始时 ΔW = 0。",
+    "秩 r 远小于维度，可训练参数很少，推理时可以把 BA 合并回 W，没有额外延迟。",
+]
+LORA_CONTENT = CardContent(
+    misconceptions=[Misconception(
+        claim="LoRA 会把模型的所有参数都重新随机初始化，然后全部重新训练。",
+        claim_en="LoRA re-initialises all of the model's parameters randomly and retrains them all.",
+        point=0, why="LoRA 冻结原权重，只训练新加的低秩矩阵 A 和 B。")],
+    facts=[
+        Fact(point=1, subject=["矩阵A", "A 矩阵", "A矩阵", "matrix A"],
+             holds=["高斯", "随机", "gaussian", "random", "kaiming"],
+             **{"not": ["初始化为 0", "初始化为0", "全 0", "全0", "zero"]}),
+        Fact(point=1, subject=["矩阵B", "B 矩阵", "B矩阵", "matrix B"], holds=["0", "零", "zero"],
+             **{"not": ["高斯", "gaussian", "随机", "random"]}),
+    ])
+LORA_GOOD = ("LoRA 冻结预训练权重 W，只训练旁路的两个低秩矩阵，权重更新量 ΔW = BA。A 矩阵用随机高斯初始化，"
+             "B 矩阵初始化为 0，所以训练开始时 ΔW = 0，模型输出和原模型一样。秩 r 远小于隐藏维度，可训练参数很少，"
+             "推理时还能把 BA 合并回 W，没有额外延迟。")
+LORA_WRONG = ("LoRA 会把模型的所有参数都重新随机初始化，然后全部重新训练，只是学习率小一点。A 矩阵初始化为 0，"
+              "B 矩阵用随机高斯初始化，训练开始时 ΔW = 0。秩 r 远小于隐藏维度，推理时可以把 BA 合并回 W。")
+
+
+@pytest.fixture(scope="module")
+def grader(embedder):
+    return OfflineGrader(embedder)
+
+
+def statuses(g):
+    return [v.status for v in g.key_points]
+
+
+def test_correct_answers_are_not_flagged(grader):
+    for q, points, content, answer in ((ZERO_Q, ZERO_POINTS, ZERO_CONTENT, ZERO_GOOD),
+                                       (LORA_Q, LORA_POINTS, LORA_CONTENT, LORA_GOOD)):
+        with_content = grader.grade(q, points, answer, content=content)
+        assert KeyPointStatus.wrong not in statuses(with_content), with_content.summary
+        assert with_content.total >= 6.5
+        # Content only ever takes away: a correct answer scores the same with or without it.
+        assert with_content.total == grader.grade(q, points, answer).total
+
+
+def test_swapped_stages_and_a_known_misconception_mark_points_wrong(grader):
+    g = grader.grade(ZERO_Q, ZERO_POINTS, ZERO_SWAPPED, content=ZERO_CONTENT)
+    st = statuses(g)
+    assert st[2] == st[3] == st[4] == KeyPointStatus.wrong, g.summary
+    assert st[0] != KeyPointStatus.wrong and st[1] != KeyPointStatus.wrong
+    assert g.total <= 3.0
+    good = grader.grade(ZERO_Q, ZERO_POINTS, ZERO_GOOD, content=ZERO_CONTENT)
+    assert good.total - g.total >= 4
+    assert "答错" in g.summary
+
+
+def test_swapped_initialisation_and_misconception_on_lora(grader):
+    g = grader.grade(LORA_Q, LORA_POINTS, LORA_WRONG, content=LORA_CONTENT)
+    st = statuses(g)
+    assert st[0] == KeyPointStatus.wrong and st[1] == KeyPointStatus.wrong, [g.summary, st]
+    assert g.total <= 3.5
+
+
+def test_a_wrong_statement_costs_more_than_leaving_the_point_out(grader):
+    wrong = grader.grade(ZERO_Q, ZERO_POINTS, ZERO_SWAPPED, content=ZERO_CONTENT)
+    omitted = grader.grade(ZERO_Q, ZERO_POINTS, ZERO_OMITTED, content=ZERO_CONTENT)
+    assert wrong.total < omitted.total
+    correctness = {c.criterion: c for c in wrong.criteria}["correctness"]
+    assert "答错 3" in correctness.reason and "-100%" in correctness.reason
+
+
+def test_english_answers_are_checked_against_english_terms(grader):
+    answer = ("ZeRO removes the redundancy of data parallelism. Stage 1 partitions the optimizer states. "
+              "Stage 2 partitions the parameters, and Stage 3 partitions the gradients. "
+              "All three ZeRO stages communicate exactly as much as plain data parallelism.")
+    g = grader.grade(ZERO_Q, ZERO_POINTS, answer, language="en", content=ZERO_CONTENT)
+    st = statuses(g)
+    assert st[2] == st[3] == KeyPointStatus.wrong, g.summary
+    assert st[4] == KeyPointStatus.wrong
+
+
+def test_fact_check_reads_clauses_and_negations():
+    facts = ZERO_CONTENT.facts
+    flagged = lambda text: {f.point: f.status for f in check_facts([text], facts)}  # noqa: E731
+    assert flagged("Stage 2 切分参数，前向时 all-gather。") == {2: "wrong"}
+    assert flagged("Stage 2 不切分参数，只切分梯度。") == {}            # negated 'not' term, and a 'holds'
+    assert flagged("ZeRO-3 把梯度也切了。") == {3: "wrong"}            # alias
+    assert flagged("stage2 再切梯度，每张卡只保留自己那份参数对应的梯度。") == {}  # holds in the stretch
+    assert flagged("Stage 2 和 Stage 3 分别切分梯度和参数。") == {}     # two subjects in one clause: no verdict
+    assert flagged("第二阶段切分参数。第二阶段切分梯度。") == {2: "doubt"}  # said both ways
+
+
+def test_negated_point_is_wrong_and_an_undecidable_contrast_lowers_confidence(grader):
+    q = "为什么大模型普遍用 Pre-Norm？"
+    points = ["Pre-Norm 保留干净的恒等残差路径，梯度稳定，训练更容易。"]
+    plain = grader.grade(q, points, "Pre-Norm 保留了干净的恒等残差路径，梯度稳定，所以训练更容易。")
+    inverted = grader.grade(q, points, "Pre-Norm 并不是保留干净的恒等残差路径，梯度也不稳定，训练反而更难。")
+    assert inverted.key_points[0].status == KeyPointStatus.wrong
+    assert inverted.total <= plain.total - 4
+    # A contrast the grader cannot judge: the grade says so instead of claiming certainty.
+    contrast = grader.grade(q, points, "是 Pre-Norm 而不是 Post-Norm 保留了干净的恒等残差路径，"
+                                       "所以梯度稳定，训练更容易。")
+    assert contrast.key_points[0].status != KeyPointStatus.wrong
+    assert "可信度低" in contrast.summary
+
+
+def test_content_without_matching_points_is_ignored(grader):
+    # A misconception pointing past the card's key points must not break grading.
+    content = CardContent(misconceptions=[Misconception(claim="x", point=9)], facts=[])
+    g = grader.grade(LORA_Q, LORA_POINTS, LORA_GOOD, content=content)
+    assert g.status == "graded"
+
+
+def test_cards_and_notes_carry_misconceptions_and_facts(tmp_path):
+    from interviewer.bank.notes import apply_notes, load_notes
+
+    card = QuestionCard(id="003_x:028", question="ZeRO 的三个阶段？", doc="003_x.txt", position=28, line=1)
+    notes = tmp_path / "key_points.json"
+    notes.write_text(json.dumps({"cards": [{
+        "doc": "003_x.txt", "position": 28, "question": "ZeRO 的三个阶段？", "key_points": ZERO_POINTS,
+        "misconceptions": [{"claim": "c", "claim_en": "c", "point": 4, "why": "w"}],
+        "facts": [{"point": 2, "subject": ["Stage 2"], "holds": ["梯度"], "not": ["参数"]}]}]}, ensure_ascii=False),
+        encoding="utf-8")
+    [out], report = apply_notes([card], load_notes(notes), notes)
+    assert report.applied == 1 and not report.problems
+    assert out.misconceptions[0].point == 4 and out.facts[0].not_ == ["参数"]
+    # Round trip through the bank's JSON snapshot.
+    again = QuestionCard.model_validate(json.loads(json.dumps(out.model_dump(mode="json"))))
+    assert again.facts[0].not_ == ["参数"]
+
+    class Takes:
+        def grade(self, question, key_points, answer, kind=None, language="zh", content=None):
+            return content
+
+    class Old:
+        def grade(self, question, key_points, answer, kind=None, language="zh"):
+            return None
+
+    assert card_content_kwargs(Takes(), out)["content"].facts == out.facts
+    assert card_content_kwargs(Old(), out) == {}
+    assert card_content_kwargs(Takes(), card) == {}
