@@ -12,7 +12,7 @@ import json
 import pytest
 
 from interviewer.grading.card_checks import check_facts
-from interviewer.grading.content import CardContent, card_content_kwargs
+from interviewer.grading.content import CardContent
 from interviewer.grading.offline import OfflineGrader
 from interviewer.models import Fact, KeyPointStatus, Misconception, QuestionCard
 
@@ -177,14 +177,6 @@ def test_cards_and_notes_carry_misconceptions_and_facts(tmp_path):
     again = QuestionCard.model_validate(json.loads(json.dumps(out.model_dump(mode="json"))))
     assert again.facts[0].not_ == ["参数"]
 
-    class Takes:
-        def grade(self, question, key_points, answer, kind=None, language="zh", content=None):
-            return content
-
-    class Old:
-        def grade(self, question, key_points, answer, kind=None, language="zh"):
-            return None
-
-    assert card_content_kwargs(Takes(), out)["content"].facts == out.facts
-    assert card_content_kwargs(Old(), out) == {}
-    assert card_content_kwargs(Takes(), card) == {}
+    content = CardContent.of(out)
+    assert content.facts == out.facts and content.misconceptions == out.misconceptions
+    assert not CardContent.of(card)                        # a card without content gives an empty one

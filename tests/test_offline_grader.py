@@ -40,6 +40,20 @@ def test_graded_answer_has_rubric_criteria_points_and_provenance(grader):
     assert g.summary
 
 
+def test_project_questions_are_graded_on_structure(grader, bank):
+    """A project card's key points are the parts of the story; its rubric says structure, not facts."""
+    card = bank.get("001_d9b2635feb76d0f0:012")
+    assert card.kind == QuestionKind.project
+    story = ("我做的是客服知识库问答，背景是人工客服每天要答上千个重复问题，目标是自动回答八成。我负责检索和评测两块。"
+             "方案上对比过纯向量检索和 BM25，最后选了混合检索加重排，因为产品名这种专有词向量召回不稳。"
+             "上线后 recall@5 从 0.62 提到 0.81，人工转接率降了三成。不足是文档更新要手动重建索引，下一步做增量更新。")
+    g = grader.grade(card.question, card.key_points, story, kind=card.kind)
+    assert [c.criterion for c in g.criteria] == ["structure", "depth", "clarity"]
+    assert g.total == weighted_total(g.criteria) and g.total >= 5
+    thin = grader.grade(card.question, card.key_points, "做了一个知识库问答项目，效果还不错。", kind=card.kind)
+    assert thin.total < g.total
+
+
 def test_coding_questions_use_the_coding_criteria(grader):
     g = grader.grade("手写快速选择求第 k 大元素", ["用 partition 把数组分成两部分", "平均时间复杂度 O(n)"],
                      "用快排的 partition 思路，每次只递归一边，平均复杂度 O(n)，最坏 O(n^2)。",

@@ -57,7 +57,7 @@ class CoverageGrader:
     def __init__(self):
         self.calls = []
 
-    def grade(self, question, key_points, answer, kind="concept", language="zh"):
+    def grade(self, question, key_points, answer, kind="concept", language="zh", content=None):
         self.calls.append((question, list(key_points), answer))
         prov = Provenance(grader="offline", grader_version="test-coverage", rubric_version=RUBRIC_VERSION)
         if not key_points:

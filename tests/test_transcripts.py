@@ -430,7 +430,7 @@ class FixedGrader:
     kind = "offline"
     label = "fixed test grader"
 
-    def grade(self, question, key_points, answer, kind="concept", language="zh"):
+    def grade(self, question, key_points, answer, kind="concept", language="zh", content=None):
         return make_grade(7.5 if "B" in answer else 2.0)
 
 

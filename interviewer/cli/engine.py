@@ -188,12 +188,12 @@ def run_grade(args: argparse.Namespace, out=None) -> int:
         key_points, kind = card_key_points(card), card.kind
         source = {"card_id": card.id, "card_question": card.question, "score": round(hits[0].score, 3)}
     grader = build_grader(settings, embedder, offline=args.offline)
-    extra = {}
+    content = None
     if "card_id" in source:
-        from interviewer.grading.content import card_content_kwargs
+        from interviewer.grading.content import CardContent
 
-        extra = card_content_kwargs(grader, card)
-    grade = grader.grade(args.question, key_points, args.answer, kind=kind, language=args.lang, **extra)
+        content = CardContent.of(card)
+    grade = grader.grade(args.question, key_points, args.answer, kind=kind, language=args.lang, content=content)
     if args.json:
         out.write(json.dumps({"grade": grade.model_dump(mode="json"), "key_points_from": source},
                              ensure_ascii=False, indent=2) + "\n")

@@ -74,7 +74,7 @@ class _NoFallback:
 
     kind = "offline"
 
-    def grade(self, question, key_points, answer, kind=None, language="zh"):
+    def grade(self, question, key_points, answer, kind=None, language="zh", content=None):
         raise RuntimeError("model grading failed (no fallback during evaluation)")
 
 

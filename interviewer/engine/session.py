@@ -31,7 +31,7 @@ from pydantic import BaseModel, Field
 from interviewer.config import Settings
 from interviewer.engine.planner import CardHistory, PlannerHistory, plan_questions  # noqa: F401 (re-exported)
 from interviewer.engine.recorder import NullRecorder, Recorder
-from interviewer.grading.content import card_content_kwargs
+from interviewer.grading.content import CardContent
 from interviewer.grading.rubric import RUBRIC_VERSION
 from interviewer.interviewers.base import InterviewerNotice
 from interviewer.models import Grade, Provenance, QuestionCard, SessionConfig, Turn, utcnow
@@ -375,7 +375,7 @@ class InterviewEngine:
         the transcript keeps it with the grade."""
         try:
             grade = self.grader.grade(card.question, card_key_points(card), answer, kind=card.kind,
-                                      language=language, **card_content_kwargs(self.grader, card))
+                                      language=language, content=CardContent.of(card))
         except Exception as exc:  # the protocol says graders never raise; a bug must not end the session
             grade = Grade(status="not_graded", not_graded_reason=f"grader error: {type(exc).__name__}: {exc}",
                           provenance=Provenance(grader=getattr(self.grader, "kind", "offline"),

@@ -191,8 +191,8 @@ class LLMGrader:
         """An offline grade labelled with why the model was not used, or not_graded if that fails too."""
         if self.fallback is not None:
             try:
-                extra = {"content": content} if content is not None else {}
-                grade = self.fallback.grade(question, key_points, answer, kind=kind, language=language, **extra)
+                grade = self.fallback.grade(question, key_points, answer, kind=kind, language=language,
+                                            content=content)
             except Exception as exc:
                 reason = f"{reason}; offline fallback failed: {type(exc).__name__}"
             else:

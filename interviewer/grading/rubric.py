@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from interviewer.models import CriterionScore, QuestionKind
 
-RUBRIC_VERSION = "rubric-v1"
+RUBRIC_VERSION = "rubric-v2"  # v2: project questions have criteria of their own
 
 
 class Criterion(BaseModel):
@@ -42,12 +42,30 @@ CODING_CRITERIA: tuple[Criterion, ...] = (
 )
 
 
+# A project deep-dive has no facts to check: what can be graded is whether the story has its parts.
+PROJECT_CRITERIA: tuple[Criterion, ...] = (
+    Criterion(id="structure", name_zh="结构完整", name_en="Structure", weight=0.5,
+              description="Tells the parts of a project story: the situation and goal, the candidate's own role, "
+                          "design choices with the alternatives and trade-offs, measured results. Graded on "
+                          "structure, not on facts about the project."),
+    Criterion(id="depth", name_zh="设计与取舍的深度", name_en="Depth of design and trade-offs", weight=0.3,
+              description="How far the answer goes into why this design, what was weighed, what went wrong."),
+    Criterion(id="clarity", name_zh="清晰与结构", name_en="Clarity and structure", weight=0.2,
+              description="A clear, organised answer an interviewer can follow."),
+)
+
+
 def criteria_for(kind: QuestionKind | str) -> tuple[Criterion, ...]:
-    return CODING_CRITERIA if QuestionKind(kind) == QuestionKind.coding else CONCEPT_CRITERIA
+    kind = QuestionKind(kind)
+    if kind == QuestionKind.coding:
+        return CODING_CRITERIA
+    if kind == QuestionKind.project:
+        return PROJECT_CRITERIA
+    return CONCEPT_CRITERIA
 
 
 def criterion_name(criterion_id: str, language: str = "zh") -> str:
-    for c in CONCEPT_CRITERIA + CODING_CRITERIA:
+    for c in CONCEPT_CRITERIA + CODING_CRITERIA + PROJECT_CRITERIA:
         if c.id == criterion_id:
             return c.name_zh if language == "zh" else c.name_en
     return criterion_id

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from interviewer.grading import features as F
+from interviewer.grading import structure
 from interviewer.grading.rubric import criteria_for
 from interviewer.models import CriterionScore, KeyPointStatus, QuestionKind
 
@@ -112,12 +113,19 @@ def _t(language: str, zh: str, en: str) -> str:
     return zh if language == "zh" else en
 
 
-def point_results(a: F.Analysis, cal: Calibration, flags) -> list[PointResult]:
+def point_results(a: F.Analysis, cal: Calibration, flags, kind=QuestionKind.concept) -> list[PointResult]:
     by_point = {f.point: f for f in flags}
+    story = " ".join(a.sentences) if QuestionKind(kind) == QuestionKind.project else ""
     out = []
     for i, m in enumerate(a.points):
         measured = 0.0 if a.empty else point_evidence(m.emb, m.lex, m.bigram)
         note, evidence_text = "", m.evidence
+        part = structure.part_of(m.point) if story and not a.empty else None
+        if part is not None:
+            # A part of a project story is told in the candidate's own words: recognised by its cues.
+            told, cues = structure.told(part, story)
+            if told > measured:
+                measured, evidence_text = told, cues
         flag = by_point.get(i)
         if (flag is None or flag.status == "doubt") and m.negation_conflict and m.coverage >= NEGATION_MIN_COVERAGE:
             status, note = "wrong", "negation"
@@ -140,7 +148,7 @@ def point_results(a: F.Analysis, cal: Calibration, flags) -> list[PointResult]:
 
 def score(a: F.Analysis, cal: Calibration, flags, kind, language: str) -> Scored:
     kind = QuestionKind(kind)
-    pts = point_results(a, cal, flags)
+    pts = point_results(a, cal, flags, kind)
     n = len(pts)
     credits = np.array([p.credit for p in pts]) if pts else np.zeros(1)
     counts = {s: sum(p.status == s for p in pts) for s in KeyPointStatus}
@@ -153,7 +161,10 @@ def score(a: F.Analysis, cal: Calibration, flags, kind, language: str) -> Scored
     answered = 0.0 if a.keyword_list else max(0.0, (covered + 0.5 * partly - wrong) / max(1, n))
     depth = 10.0 * answered
     flow = min(1.0, f["structure"] / STRUCTURE_FULL)
-    clarity = KEYWORD_CLARITY if a.keyword_list else 10.0 * (1.0 - f["offtopic"]) * flow
+    # A project story is not told in its key points' words: only its flow counts for clarity.
+    story = kind == QuestionKind.project and any(structure.part_of(m.point) for m in a.points)
+    offtopic = 0.0 if story else f["offtopic"]
+    clarity = KEYWORD_CLARITY if a.keyword_list else 10.0 * (1.0 - offtopic) * flow
     complexity = (8.0 if a.mentions_complexity else 2.0) if (covered + partly) else 0.0
 
     verdicts = _t(language, f"{n} 个要点：答到 {covered}、部分 {partly}、未答 {missing}、答错 {wrong}",
@@ -173,10 +184,12 @@ def score(a: F.Analysis, cal: Calibration, flags, kind, language: str) -> Scored
             f"{answered:.0%} -> {depth:.1f}")),
         "clarity": (clarity, _t(
             language, "只罗列了关键词，缺少解释 → 2.0" if a.keyword_list else
-            f"与要点无关的内容占 {f['offtopic']:.0%}，连贯度 {flow:.0%}（虚词占比）→ {clarity:.1f}",
+            (f"项目题只看连贯度 {flow:.0%}（虚词占比）→ {clarity:.1f}" if story else
+             f"与要点无关的内容占 {offtopic:.0%}，连贯度 {flow:.0%}（虚词占比）→ {clarity:.1f}"),
             "a bare list of keywords, nothing explained -> 2.0" if a.keyword_list else
-            f"{f['offtopic']:.0%} unrelated to the key points, connectedness {flow:.0%} (function words) "
-            f"-> {clarity:.1f}")),
+            (f"a project story: connectedness {flow:.0%} (function words) -> {clarity:.1f}" if story else
+             f"{offtopic:.0%} unrelated to the key points, connectedness {flow:.0%} (function words) "
+             f"-> {clarity:.1f}"))),
         "complexity": (complexity, _t(
             language, ("提到了复杂度" if a.mentions_complexity else "没有分析复杂度")
             + ("" if (covered + partly) else "，且没有答到任何要点") + f" → {complexity:.1f}",
@@ -184,6 +197,8 @@ def score(a: F.Analysis, cal: Calibration, flags, kind, language: str) -> Scored
             + ("" if (covered + partly) else ", and no key point answered") + f" -> {complexity:.1f}")),
     }
     raw["approach"] = (correctness, raw["correctness"][1])
+    # A project's key points are the parts of its story (situation, role, design, results).
+    raw["structure"] = (correctness, raw["correctness"][1])
 
     crits = criteria_for(kind)
     w = np.array([c.weight for c in crits])
@@ -201,7 +216,7 @@ def score(a: F.Analysis, cal: Calibration, flags, kind, language: str) -> Scored
         caps.append(_t(language, f"{wrong} 个要点答错，总分封顶 {cap:g}（自信地说错比不答更糟）",
                        f"{wrong} key point(s) wrong: total capped at {cap:g} (a confident wrong statement is "
                        "worse than none)"))
-    if (f["offtopic"] >= NO_EVIDENCE_OFFTOPIC and f["lex_cov"] < NO_EVIDENCE_WORDS
+    if (not story and f["offtopic"] >= NO_EVIDENCE_OFFTOPIC and f["lex_cov"] < NO_EVIDENCE_WORDS
             and f["bigram_cov"] < NO_EVIDENCE_WORDS and total > NO_EVIDENCE_CAP):
         cap = min(cap, NO_EVIDENCE_CAP)
         caps.append(_t(language, f"大部分内容与要点无关（{f['offtopic']:.0%}）且几乎不含参考中的词，"
