@@ -29,7 +29,7 @@ from interviewer.text import words as tokens
 MAX_ANALYSED_CHARS = 20_000
 # At most this many answer units are embedded; longer answers are chunked coarser.
 MAX_UNITS = 160
-# Embedding costs time in proportion to the text (~0.2 ms a character here). Beyond this many
+# Embedding costs time in proportion to the text. Beyond this many
 # characters only the sentences sharing most words with the reference are embedded; the rest
 # count as off topic. Interview answers are far shorter, so this only bounds pathological input.
 EMBED_CHAR_BUDGET = 3000
