@@ -9,6 +9,8 @@ from __future__ import annotations
 from interviewer.config import Settings
 from interviewer.llm.client import ChatClient, RetryPolicy
 
+QUESTION_MAX_TOKENS = 400  # a question or follow-up is one or two sentences
+
 
 def build_interviewer(settings: Settings, *, offline: bool = False, retry: RetryPolicy | None = None,
                       timeout: float | None = None):
@@ -19,7 +21,7 @@ def build_interviewer(settings: Settings, *, offline: bool = False, retry: Retry
     from interviewer.interviewers.llm_interviewer import LLMInterviewer
 
     # Some warmth in phrasing is fine; grading is the part that must be deterministic.
-    client = ChatClient(settings, temperature=0.7, retry=retry, timeout=timeout)
+    client = ChatClient(settings, temperature=0.7, retry=retry, timeout=timeout, max_tokens=QUESTION_MAX_TOKENS)
     return LLMInterviewer(client)
 
 
