@@ -288,6 +288,14 @@ def build_services(settings: Settings, *, offline: bool = False, embedder=None,
                     embedder=embedder, store_error=store_error)
 
 
+def check_model(settings: Settings):
+    """One tiny request to the configured model: a CheckResult (reachable, model found, structured
+    mode, first-token latency, or the reason it failed). Never includes the key."""
+    from interviewer.llm.doctor import check_model as check
+
+    return check(settings)
+
+
 def warm_up(embedder) -> None:
     """Load the sentence encoder and jieba's dictionary (what the offline grader and search use)."""
     if embedder is None:

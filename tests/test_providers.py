@@ -38,6 +38,8 @@ def settings_for(server: FakeOpenAI, data_dir, key: str | None = "sk-test", **en
 def provider_model(request):
     """The app's three kinds of request, answered from the prompt the server received."""
     system = request.body["messages"][0]["content"]
+    if "check a connection" in system:
+        return '{"ok": true}'
     if "grading one answer" in system:
         return grade_json(request, scores=(8, 8, 8, 8, 8))
     if "follow-up" in system:
@@ -217,6 +219,9 @@ def test_whole_interview_over_the_api_against_each_provider(tmp_path, bank_setti
                         v = api.call("/grades", bs)
                         views.append(v)
                         bs = v["browser"]
+                interview_requests = list(server.requests)
+                # The status line's "check the model" control, on the same running app.
+                check = api.call("/check_model")["chat"]
             finally:
                 api.close()
         log = app.log()
@@ -231,6 +236,9 @@ def test_whole_interview_over_the_api_against_each_provider(tmp_path, bank_setti
         assert g["provenance"]["fallback_reason"] is None
         assert {c["score"] for c in g["criteria"]} == {8}
     assert "ms-overall" in v["report"]
+    mode = "json_mode" if provider.startswith("deepseek") else "json_schema"
+    assert "ms-check-ok" in check and f"structured output: {mode}" in check and "first token:" in check
+    assert (server.api_key or "sk-test") not in check
     everything = json.dumps(views, ensure_ascii=False)
     assert MARK not in everything and "&lt;think" not in everything and "<think" not in everything
     store = TranscriptStore(data / "mianshi.sqlite3", readonly=True)
@@ -241,6 +249,6 @@ def test_whole_interview_over_the_api_against_each_provider(tmp_path, bank_setti
     assert MARK not in rec.model_dump_json()
     assert "Traceback" not in log, log
     # What was refused was refused once per endpoint, not once per call.
-    refusals = [r for r in server.requests if r.status == 400]
+    refusals = [r for r in interview_requests if r.status == 400]
     expected = {"openai": 0, "openai-reasoning": 2, "deepseek": 1, "deepseek-reasoner": 1, "ollama": 0, "vllm": 0}
-    assert len(refusals) == expected[provider], [(r.status, r.response_format) for r in server.requests]
+    assert len(refusals) == expected[provider], [(r.status, r.response_format) for r in interview_requests]

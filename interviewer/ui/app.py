@@ -38,8 +38,12 @@ def build_app(settings: service.Settings, services: service.Services | None = No
                              secret=service.browser_secret(settings))
         st = gr.State(None)
         gr.HTML('<h2 style="margin:0">Mianshi 面试 · mock interviewer</h2>')
-        gr.HTML(f'<div>{esc(settings.describe_interviewer())} · '
-                f'{len(services.bank.cards())} questions</div>', elem_id="status-line")
+        with gr.Row(equal_height=True):
+            gr.HTML(f'<div>{esc(settings.describe_interviewer())} · '
+                    f'{len(services.bank.cards())} questions</div>', elem_id="status-line")
+            check_btn = gr.Button("检查模型 Check the model", size="sm", scale=0, min_width=160,
+                                  elem_id="check-model", visible=settings.use_llm)
+        check_out = gr.HTML("", elem_id="check-result")
 
         with gr.Tab("面试 Interview", id="tab-interview"):
             with gr.Accordion("开始新面试 / New interview", open=True, elem_id="start-screen"):
@@ -93,8 +97,17 @@ def build_app(settings: service.Settings, services: service.Services | None = No
         demo.load(ui.on_load, [bs], outputs, api_name="resume", postprocess=False, preprocess=False)
         report.change(ui.downloads, [bs, st], [report_md, report_json], api_name="downloads")
 
+        check_btn.click(lambda: check_model_html(settings), None, check_out, api_name="check_model",
+                        concurrency_limit=2)
+
         review.wire(demo, bs, review_tab)
     return demo
+
+
+def check_model_html(settings: service.Settings) -> str:
+    """The connection check's result for the status line (one tiny request; the key never shown)."""
+    result = service.check_model(settings)
+    return render.check_html(result)
 
 
 def launch_kwargs() -> dict:

@@ -304,3 +304,10 @@ def transcript_html(turns: Iterable[Turn], language: str = "zh") -> str:
         rows.append(f'<div class="ms-turn ms-turn-{esc(turn.role)}"><b>{esc(who.get(turn.role, turn.role))}</b>: '
                     f'{esc(turn.text)}{cut}</div>')
     return "".join(rows)
+
+
+def check_html(result: Any) -> str:
+    """The model check (service.check_model) as one line under the status line."""
+    css = "ms-check-ok" if result.ok else "ms-check-failed"
+    return (f'<div class="{css}" id="check-model-result">'
+            + " · ".join(esc(line) for line in result.lines()) + "</div>")
