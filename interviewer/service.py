@@ -185,8 +185,9 @@ class Services:
         out = self.export_dir
         out.mkdir(parents=True, exist_ok=True)
         paths = []
-        for suffix, text in (("md", export.to_markdown(record, scrubber)),
-                             ("json", export.dumps_json(record, scrubber))):
+        price = self.settings.price_per_mtok
+        for suffix, text in (("md", export.to_markdown(record, scrubber, price_per_mtok=price)),
+                             ("json", export.dumps_json(record, scrubber, price))):
             path = out / f"mianshi-{record.id}.{suffix}"
             # Written beside and renamed over: a download of the same session at the same moment
             # reads the old file or the new one, never half of one.

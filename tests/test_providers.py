@@ -200,7 +200,7 @@ def test_whole_interview_over_the_api_against_each_provider(tmp_path, bank_setti
     copy_built_bank(bank_settings.data_dir, data)
     with FakeOpenAI(script=provider_model, provider=provider) as server:
         env = {"MIANSHI_INTERVIEWER": "llm", "OPENAI_BASE_URL": server.base_url, "MIANSHI_MODEL": server.model,
-               "MIANSHI_LLM_TIMEOUT": "10"}
+               "MIANSHI_LLM_TIMEOUT": "10", "MIANSHI_PRICE_PER_MTOK": "0.5,2"}
         if PROVIDERS[provider].needs_key:
             env["OPENAI_API_KEY"] = server.api_key          # Ollama and vLLM: no key at all
         with AppServer(data, **env) as app:
@@ -220,6 +220,7 @@ def test_whole_interview_over_the_api_against_each_provider(tmp_path, bank_setti
                         views.append(v)
                         bs = v["browser"]
                 interview_requests = list(server.requests)
+                review = api.call("/open_session", bs["session_id"], bs)["chat"]
                 # The status line's "check the model" control, on the same running app.
                 check = api.call("/check_model")["chat"]
             finally:
@@ -236,6 +237,10 @@ def test_whole_interview_over_the_api_against_each_provider(tmp_path, bank_setti
         assert g["provenance"]["fallback_reason"] is None
         assert {c["score"] for c in g["criteria"]} == {8}
     assert "ms-overall" in v["report"]
+    # Tokens and cost in the report and the review (part 4).
+    usage = state["usage"]["calls"]
+    assert len(usage) == len([r for r in interview_requests if r.status == 200])
+    assert "ms-usage" in v["report"] and "费用" in v["report"] and "ms-usage" in review
     mode = "json_mode" if provider.startswith("deepseek") else "json_schema"
     assert "ms-check-ok" in check and f"structured output: {mode}" in check and "first token:" in check
     assert (server.api_key or "sk-test") not in check

@@ -19,6 +19,7 @@ candidate's browser.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
@@ -34,7 +35,8 @@ from interviewer.engine.recorder import NullRecorder, Recorder
 from interviewer.grading.content import CardContent
 from interviewer.grading.rubric import RUBRIC_VERSION
 from interviewer.interviewers.base import InterviewerNotice
-from interviewer.models import Grade, Provenance, QuestionCard, SessionConfig, Turn, utcnow
+from interviewer.llm.client import Usage, usage_listener
+from interviewer.models import CallUsage, Grade, Provenance, QuestionCard, SessionConfig, TokenUsage, Turn, utcnow
 from interviewer.text import is_dont_know, missing_points
 
 # Follow-ups only help when there is something to probe: with no key points, an answer longer
@@ -78,6 +80,7 @@ class SessionState(BaseModel):
     grader_label: str = ""
     created_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
+    usage: TokenUsage = Field(default_factory=TokenUsage)  # every model call's tokens
 
     @property
     def current_id(self) -> str | None:
@@ -103,6 +106,9 @@ class Report(BaseModel):
     strongest: list[str]
     weakest: list[str]
     questions: list[QuestionRecord]
+    usage: TokenUsage = Field(default_factory=TokenUsage)
+    cost: float | None = None                       # at MIANSHI_PRICE_PER_MTOK, computed in code
+    price_per_mtok: tuple[float, float] | None = None
 
 
 # --------------------------------------------------------------------------- engine
@@ -159,6 +165,8 @@ class InterviewEngine:
         self.grader = grader
         self.recorder: Recorder = recorder if recorder is not None else NullRecorder()
         self.max_answer_chars = settings.max_answer_chars if settings is not None else 4000
+        self.price_per_mtok = settings.price_per_mtok if settings is not None else None
+        self._usage_lock = threading.Lock()
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -311,6 +319,7 @@ class InterviewEngine:
             by_criterion={k: mean(v) for k, v in sorted(crit_scores.items())},
             strongest=strongest[:5], weakest=weakest[:5],
             questions=asked,
+            usage=state.usage, cost=state.usage.cost(self.price_per_mtok), price_per_mtok=self.price_per_mtok,
         )
 
     # ----------------------------------------------------------------- internals
@@ -319,11 +328,43 @@ class InterviewEngine:
         limit = state.config.max_followups if state.config.followups else 0
         return state.followups_asked < limit
 
+    # ----------------------------------------------------------------- model usage
+
+    def _usage_recorder(self, state: SessionState, purpose: str, qid: str | None):
+        def add(usage: Usage) -> None:
+            call = CallUsage(purpose=purpose, question_id=qid, prompt_tokens=usage.prompt_tokens,
+                             completion_tokens=usage.completion_tokens, reasoning_tokens=usage.reasoning_tokens)
+            with self._usage_lock:  # a background grade may add at the same time as a question
+                state.usage.calls.append(call)
+        return add
+
+    def _metered(self, state: SessionState, stream, purpose: str, qid: str | None):
+        """The interviewer's stream, with every model call it makes added to the session's usage.
+        The listener is set only while the stream runs (never across a yield to the caller)."""
+        it = iter(stream)
+        record = self._usage_recorder(state, purpose, qid)
+        while True:
+            token = usage_listener.set(record)
+            try:
+                chunk = next(it)
+            except StopIteration:
+                return
+            finally:
+                usage_listener.reset(token)
+            yield chunk
+
+    def _grade_metered(self, state: SessionState, card: QuestionCard, answer: str, language: str) -> Grade:
+        token = usage_listener.set(self._usage_recorder(state, "grade", card.id))
+        try:
+            return self.grade_answer(card, answer, language)
+        finally:
+            usage_listener.reset(token)
+
     def _ask_current(self, state: SessionState) -> Iterator[Event]:
         qid = state.current_id
         card = self.bank.get(qid)
-        stream = self.interviewer.ask(card, index=state.current, total=len(state.plan),
-                                      language=state.config.language)
+        stream = self._metered(state, self.interviewer.ask(card, index=state.current, total=len(state.plan),
+                                                           language=state.config.language), "question", qid)
         text = yield from self._stream(state, stream, qid)
         state.records[qid].asked = text
         yield self._turn(state, "interviewer", "question", text, qid)
@@ -332,9 +373,9 @@ class InterviewEngine:
                       missing: list[str]) -> Iterator[Event]:
         qid = card.id
         record = state.records[qid]
-        stream = self.interviewer.followup(card, key_points=key_points, answers=list(record.answers),
-                                           missing=missing, language=state.config.language,
-                                           asked=list(record.followups))
+        stream = self._metered(state, self.interviewer.followup(
+            card, key_points=key_points, answers=list(record.answers), missing=missing,
+            language=state.config.language, asked=list(record.followups)), "followup", qid)
         text = yield from self._stream(state, stream, qid)
         record.followups.append(text)
         state.followups_asked += 1
@@ -360,7 +401,7 @@ class InterviewEngine:
         card = self.bank.get(qid)
         answer = "\n\n".join(record.answers)
         lang = state.config.language
-        grade = self.grade_answer(card, answer, lang)
+        grade = self._grade_metered(state, card, answer, lang)
         record.grade = grade
         self.recorder.record_grade(state.id, qid, grade, answer)
         if grade.provenance.fallback_reason:

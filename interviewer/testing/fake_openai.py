@@ -69,6 +69,7 @@ class Request:
     served: float | None = None
     status: int | None = None  # the HTTP status answered
     first_byte: float | None = None  # seconds from receiving the request to the first content token
+    usage: dict | None = None  # the usage the reply reported (streams: only when the client asked for it)
 
     @property
     def text(self) -> str:
@@ -296,8 +297,9 @@ class FakeOpenAI:
         is counted in completion_tokens, as providers do, and broken out in its details."""
         reasoning = len(REASONING_TEXT) // 2 if self._reasoning in ("field", "inline", "hidden") else 0
         prompt, completion = len(request.raw) // 4, -(-len(content) // 2) + reasoning
-        return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
-                "completion_tokens_details": {"reasoning_tokens": reasoning}}
+        request.usage = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
+                         "completion_tokens_details": {"reasoning_tokens": reasoning}}
+        return request.usage
 
     def _refusal(self, request: Request) -> tuple[int, dict] | None:
         """(status, body) when the request is refused before any reply, as the provider would."""

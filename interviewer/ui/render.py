@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from interviewer.models import Grade, KeyPointStatus, QuestionCard, Turn
+from interviewer.models import Grade, KeyPointStatus, QuestionCard, TokenUsage, Turn
 from interviewer.service import criterion_name
 
 
@@ -289,8 +289,18 @@ def report_html(report: Any, language: str = "zh") -> str:
         f'<div><b>{esc(t["by_criterion"])}</b>{bars_html(by_criterion, "ms-crit", language)}</div></div>'
         f'<div class="ms-pair"><div><b>{esc(t["strongest"])}</b><ul class="ms-strong">{strongest}</ul></div>'
         f'<div><b>{esc(t["weakest"])}</b><ul class="ms-weak">{weakest}</ul></div></div>'
-        '</div>'
+        + usage_html(getattr(report, "usage", None), getattr(report, "price_per_mtok", None), language)
+        + '</div>'
     )
+
+
+def usage_html(usage: Any, price_per_mtok: tuple[float, float] | None, language: str = "zh") -> str:
+    """The session's model tokens (and cost, with prices set) as one line; "" when no model was used."""
+    if usage is None:
+        return ""
+    usage = usage if isinstance(usage, TokenUsage) else TokenUsage.model_validate(usage)
+    line = usage.line(price_per_mtok, language)
+    return f'<div class="ms-meta ms-usage">{esc(line)}</div>' if line else ""
 
 
 def transcript_html(turns: Iterable[Turn], language: str = "zh") -> str:
