@@ -47,6 +47,7 @@ class Settings(BaseModel):
     llm_timeout: float = 60.0
     llm_max_retries: int = 2
     price_per_mtok: tuple[float, float] | None = None  # (input, output) per million tokens
+    grade_in_background: bool | None = None  # None: in LLM mode (the app only; the CLI grades in turn)
     admin: bool = False
     max_answer_chars: int = 4000
     browser_secret: SecretStr | None = None
@@ -68,6 +69,8 @@ class Settings(BaseModel):
             llm_timeout=float(env.get("MIANSHI_LLM_TIMEOUT") or 60),
             llm_max_retries=int(env.get("MIANSHI_LLM_MAX_RETRIES") or 2),
             price_per_mtok=_price(env.get("MIANSHI_PRICE_PER_MTOK")),
+            grade_in_background=(_env_bool(env["MIANSHI_GRADE_IN_BACKGROUND"])
+                                 if (env.get("MIANSHI_GRADE_IN_BACKGROUND") or "").strip() else None),
             admin=_env_bool(env.get("MIANSHI_ADMIN")),
             max_answer_chars=int(env.get("MIANSHI_MAX_ANSWER_CHARS") or 4000),
             browser_secret=SecretStr(env["MIANSHI_BROWSER_SECRET"]) if env.get("MIANSHI_BROWSER_SECRET") else None,
@@ -85,6 +88,12 @@ class Settings(BaseModel):
         if self.interviewer == "llm":
             return True
         return bool(self.openai_api_key or self.openai_base_url)
+
+    @property
+    def background_grading(self) -> bool:
+        """Grade answers in the background in the app: on with a model (a grade takes seconds),
+        unless MIANSHI_GRADE_IN_BACKGROUND says otherwise."""
+        return self.use_llm if self.grade_in_background is None else self.grade_in_background
 
     @property
     def endpoint_host(self) -> str:

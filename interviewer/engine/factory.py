@@ -42,10 +42,11 @@ def build_grader(settings: Settings, embedder=None, *, offline: bool = False, re
 
 
 def build_engine(settings: Settings, bank, *, embedder=None, recorder=None, offline: bool = False,
-                 retry: RetryPolicy | None = None, timeout: float | None = None):
-    """The engine the app and the CLI use. `offline=True` forces the offline pair."""
+                 retry: RetryPolicy | None = None, timeout: float | None = None, background_grading: bool = False):
+    """The engine the app and the CLI use. `offline=True` forces the offline pair;
+    `background_grading` grades answers in the engine's threads while the next question is asked."""
     from interviewer.engine.session import InterviewEngine
 
     return InterviewEngine(bank, build_interviewer(settings, offline=offline, retry=retry, timeout=timeout),
                            build_grader(settings, embedder, offline=offline, retry=retry, timeout=timeout),
-                           recorder=recorder, settings=settings)
+                           recorder=recorder, settings=settings, background_grading=background_grading)

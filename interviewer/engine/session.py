@@ -12,17 +12,27 @@ States (Phase) and transitions:
     last question graded / skipped ------------->    finished
 
 The engine mutates the SessionState it is given (the UI keeps it in gr.BrowserState, so it is
-plain JSON) and writes every turn and grade through the Recorder as it happens. Key points are
+plain JSON) and writes every turn and grade through the Recorder as it happens.
+
+Background grading (`background_grading=True`, the app in LLM mode): an answer that is to be
+graded is marked `grade_pending` in its record (and so in the stored snapshot), the grade runs in
+the engine's thread pool and the next question is asked at once. The grade is written to the
+store as soon as it is ready and set on the record; `wait_grades` waits for a session's grades,
+and `ensure_grading` starts again any pending grade that no thread is working on (a resume
+after a crash or a restart). Key points are
 never put in the state or in an event before the question is graded: the state lives in the
 candidate's browser.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 from datetime import datetime
 from enum import Enum
 from typing import Any, Literal
@@ -38,6 +48,8 @@ from interviewer.interviewers.base import InterviewerNotice
 from interviewer.llm.client import Usage, usage_listener
 from interviewer.models import CallUsage, Grade, Provenance, QuestionCard, SessionConfig, TokenUsage, Turn, utcnow
 from interviewer.text import is_dont_know, missing_points
+
+log = logging.getLogger(__name__)
 
 # Follow-ups only help when there is something to probe: with no key points, an answer longer
 # than this is taken as complete enough and the engine moves on.
@@ -59,6 +71,7 @@ class QuestionRecord(BaseModel):
     answers: list[str] = Field(default_factory=list)
     skipped: bool = False
     grade: Grade | None = None
+    grade_pending: bool = False  # answered and being graded in the background (not yet in `grade`)
     # Copied from the card at planning time so the report does not depend on the bank later.
     topics: list[str] = Field(default_factory=list)
     question: str = ""
@@ -88,7 +101,7 @@ class SessionState(BaseModel):
 
 
 class Event(BaseModel):
-    type: Literal["delta", "turn", "grade", "notice", "finished"]
+    type: Literal["delta", "turn", "grade", "grading", "notice", "finished"]
     delta: str | None = None        # streamed text of the interviewer's current message (a preview)
     turn: Turn | None = None        # a completed message; its text is authoritative over the deltas
     grade: Grade | None = None
@@ -101,6 +114,7 @@ class Report(BaseModel):
     graded: int
     not_graded: int
     skipped: int
+    pending: int = 0        # answers still being graded: the totals are not final while > 0
     by_topic: dict[str, float]
     by_criterion: dict[str, float]
     strongest: list[str]
@@ -159,7 +173,7 @@ class InterviewEngine:
     """Drives sessions. Holds no per-session state itself: everything is in the SessionState."""
 
     def __init__(self, bank, interviewer, grader, recorder: Recorder | None = None,
-                 settings: Settings | None = None):
+                 settings: Settings | None = None, background_grading: bool = False):
         self.bank = bank
         self.interviewer = interviewer
         self.grader = grader
@@ -167,6 +181,10 @@ class InterviewEngine:
         self.max_answer_chars = settings.max_answer_chars if settings is not None else 4000
         self.price_per_mtok = settings.price_per_mtok if settings is not None else None
         self._usage_lock = threading.Lock()
+        self.background_grading = background_grading
+        self._grading: dict[tuple[str, str], Future] = {}   # (session id, question id) -> its grade
+        self._grading_lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -279,7 +297,7 @@ class InterviewEngine:
         qid = state.current_id
         yield self._turn(state, "candidate", "end", "/end", qid)
         record = state.records[qid]
-        if record.answers and record.grade is None:
+        if record.answers and record.grade is None and not record.grade_pending:
             yield from self._grade_current(state)
         yield from self._finish(state)
 
@@ -314,6 +332,7 @@ class InterviewEngine:
             session_id=state.id,
             overall=mean([r.grade.total for r in graded]) if graded else None,
             graded=len(graded), not_graded=len(not_graded),
+            pending=sum(1 for r in asked if r.grade_pending and r.grade is None),
             skipped=sum(1 for r in asked if r.skipped),
             by_topic=by_topic,
             by_criterion={k: mean(v) for k, v in sorted(crit_scores.items())},
@@ -395,9 +414,66 @@ class InterviewEngine:
                 yield Event(type="delta", delta=chunk, question_id=qid)
         return "".join(parts).strip()
 
+    # ----------------------------------------------------------------- background grading
+
+    def _submit_grade(self, state: SessionState, qid: str) -> Future:
+        """Grade a pending answer in the pool (once per session and question)."""
+        key = (state.id, qid)
+        with self._grading_lock:
+            future = self._grading.get(key)
+            if future is not None:
+                return future
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="mianshi-grade")
+            future = self._grading[key] = self._pool.submit(self._grade_pending, state, qid)
+        return future
+
+    def _grade_pending(self, state: SessionState, qid: str) -> Grade:
+        record = state.records[qid]
+        answer = "\n\n".join(record.answers)
+        try:
+            grade = self._grade_metered(state, self.bank.get(qid), answer, state.config.language)
+            try:
+                self.recorder.record_grade(state.id, qid, grade, answer)  # on disk before it is shown
+            except Exception:  # the store is unavailable: the grade is still shown and kept in the state
+                log.exception("could not store the grade of %s in session %s", qid, state.id)
+            record.grade = grade
+            record.grade_pending = False
+            return grade
+        finally:
+            with self._grading_lock:
+                self._grading.pop((state.id, qid), None)
+
+    def pending_grades(self, state: SessionState) -> list[str]:
+        """Question ids of this session whose answers are being graded."""
+        return [qid for qid in state.plan if state.records[qid].grade_pending and state.records[qid].grade is None]
+
+    def ensure_grading(self, state: SessionState) -> int:
+        """Start the pending grades no thread is working on (after a resume); returns how many are pending."""
+        pending = self.pending_grades(state)
+        for qid in pending:
+            self._submit_grade(state, qid)
+        return len(pending)
+
+    def wait_grades(self, state: SessionState, timeout: float | None = None) -> int:
+        """Wait (at most `timeout` seconds) until this session's pending grades are done.
+        Returns how many are still pending."""
+        if not self.ensure_grading(state):
+            return 0
+        with self._grading_lock:
+            futures = [f for (sid, _), f in self._grading.items() if sid == state.id]
+        wait_futures(futures, timeout=timeout)
+        return len(self.pending_grades(state))
+
     def _grade_current(self, state: SessionState) -> Iterator[Event]:
         qid = state.current_id
         record = state.records[qid]
+        if self.background_grading:
+            # The next question is asked at once; the grade follows (see wait_grades).
+            record.grade_pending = True
+            self._submit_grade(state, qid)
+            yield Event(type="grading", question_id=qid)
+            return
         card = self.bank.get(qid)
         answer = "\n\n".join(record.answers)
         lang = state.config.language

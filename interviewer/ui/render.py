@@ -261,6 +261,21 @@ def grade_card_html(question_id: str, asked: str, answers: list[str], grade: Gra
 
 # --------------------------------------------------------------------------- report
 
+def pending_card_html(question_id: str, asked: str, language: str = "zh", index: int | None = None) -> str:
+    """The place of a grade that is being worked on in the background."""
+    label = "评分中…" if language == "zh" else "grading…"
+    head = f"第 {index} 题" if language == "zh" and index else f"Question {index}" if index else ""
+    return (f'<div class="ms-card ms-pending" data-question="{esc(question_id)}"><b>{esc(head)}</b> '
+            f'<span class="ms-meta">{esc(label)}</span><div class="ms-meta">{esc(chat_text(asked))}</div></div>')
+
+
+def report_pending_html(pending: int, language: str = "zh") -> str:
+    """The report's place while answers are still being graded: no total until every grade is in."""
+    text = (f"正在评分 {pending} 个回答…… 报告在全部评分完成后显示。" if language == "zh"
+            else f"grading {pending} answer{'s' if pending != 1 else ''}… the report follows when every grade is in.")
+    return f'<div class="ms-card ms-report ms-report-pending">{esc(text)}</div>'
+
+
 def bars_html(values: dict[str, float], css_class: str, language: str = "zh") -> str:
     if not values:
         return f'<div class="ms-meta">{esc(_t(language)["none"])}</div>'
