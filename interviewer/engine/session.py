@@ -461,8 +461,14 @@ class InterviewEngine:
         if not self.ensure_grading(state):
             return 0
         with self._grading_lock:
-            futures = [f for (sid, _), f in self._grading.items() if sid == state.id]
-        wait_futures(futures, timeout=timeout)
+            futures = {qid: f for (sid, qid), f in self._grading.items() if sid == state.id}
+        wait_futures(list(futures.values()), timeout=timeout)
+        for qid, future in futures.items():
+            # The grade was made on the copy of the state it was started with; this one may be
+            # another copy of the same session (resumed from the store or the browser meanwhile).
+            record = state.records[qid]
+            if future.done() and not future.exception() and record.grade is None:
+                record.grade, record.grade_pending = future.result(), False
         return len(self.pending_grades(state))
 
     def _grade_current(self, state: SessionState) -> Iterator[Event]:
