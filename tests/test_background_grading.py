@@ -73,9 +73,9 @@ def test_next_question_does_not_wait_for_the_grade_and_the_report_waits_for_all(
             api.close()
         grading = [r for r in server.requests if "grading one answer" in r.body["messages"][0]["content"]]
         questions = [r for r in server.requests if r.body.get("stream")]
-    # Each grade was asked for before the next question was: the question did not wait for it.
+    # The next question was asked while the first grade was still being made: it did not wait for it.
     assert len(grading) == 2 and len(questions) == 2
-    assert grading[0].received_at < questions[1].received_at < grading[0].received_at + grading[0].served
+    assert questions[1].received_at < grading[0].received_at + grading[0].served
     rec = stored(data / "mianshi.sqlite3", bs["session_id"])
     assert set(rec.current_grades()) == {q1, q2}
     md = downloads["chat"]["value"] if isinstance(downloads["chat"], dict) else downloads["chat"]

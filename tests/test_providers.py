@@ -20,7 +20,7 @@ from interviewer.interviewers.llm_interviewer import LLMInterviewer
 from interviewer.llm.capabilities import FILE_NAME
 from interviewer.llm.client import ChatClient, EndpointError, RetryPolicy, UnsupportedMode, Usage, usage_listener
 from interviewer.models import SessionConfig
-from interviewer.testing.fake_openai import PROVIDERS, REASONING_TEXT, FakeOpenAI, Reply
+from interviewer.testing.fake_openai import PROVIDERS, FakeOpenAI, Reply
 from tests.test_llm_path import GOOD, POINTS, QUESTION, NoFallback, TwoCards, grade_json
 
 FAST = RetryPolicy(max_retries=2, base_delay=0.01, max_delay=5)
@@ -142,8 +142,26 @@ def test_reasoning_never_shown_never_parsed_and_counted(tmp_path, provider):
     assert grade.status == "graded" and [c.score for c in grade.criteria] == [4, 5, 6]
     assert MARK not in grade.model_dump_json()
     assert len(seen) == len(raw) == 2                       # one Usage per answered call
-    assert all(u.reasoning_tokens == len(REASONING_TEXT) // 2 for u in seen)
+    assert all(u.reasoning_tokens == PROVIDERS[provider].reasoning_tokens for u in seen)
     assert all(u.completion_tokens > u.reasoning_tokens and u.prompt_tokens > 0 for u in seen)
+
+
+@pytest.mark.parametrize("provider", ["ollama", "deepseek-reasoner"])
+def test_a_limit_used_up_by_reasoning_is_raised_once_and_remembered(tmp_path, provider):
+    """max_tokens sized for a one-sentence question: a reasoning model spends it all thinking and
+    answers nothing (finish_reason "length"). Asked again at once with room for the reasoning."""
+    from interviewer.llm import capabilities
+
+    with FakeOpenAI(script=provider_model, provider=provider) as server:
+        client = ChatClient(settings_for(server, tmp_path), temperature=0.7, max_tokens=400, retry=FAST)
+        text = "".join(client.stream([("system", "ask"), ("user", "q")]))
+        limits = [r.body.get("max_tokens") for r in server.requests]
+        capabilities._books.clear()
+        again = ChatClient(settings_for(server, tmp_path), temperature=0.7, max_tokens=400, retry=FAST)
+        assert "".join(again.stream([("system", "ask"), ("user", "q")])) == text
+        limits_after = [r.body.get("max_tokens") for r in server.requests[len(limits):]]
+    assert text.startswith("我们来聊聊") and MARK not in text
+    assert limits == [400, capabilities.REASONING_MIN_TOKENS] and limits_after == [capabilities.REASONING_MIN_TOKENS]
 
 
 # --------------------------------------------------------------------------- failures

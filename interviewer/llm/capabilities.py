@@ -49,9 +49,13 @@ class Capabilities:
         self.rejected_modes: list[str] = list(data.get("rejected_modes") or [])
         self.renamed: dict[str, str] = dict(data.get("renamed") or {})
         self.dropped: list[str] = list(data.get("dropped") or [])
+        # The model reasons before it answers, within the same token limit (learnt from a reply
+        # cut at the limit before any answer): its limits are raised to REASONING_MIN_TOKENS.
+        self.reasoning: bool = bool(data.get("reasoning"))
 
     def as_dict(self) -> dict:
-        return {"rejected_modes": self.rejected_modes, "renamed": self.renamed, "dropped": self.dropped}
+        return {"rejected_modes": self.rejected_modes, "renamed": self.renamed, "dropped": self.dropped,
+                "reasoning": self.reasoning}
 
     def params(self, wanted: dict) -> dict:
         """The request parameters to send for `wanted` (name -> value) as this endpoint accepts them."""
@@ -65,6 +69,8 @@ class Capabilities:
                     value = max(int(value), REASONING_MIN_TOKENS)
             if name in self.dropped:
                 continue
+            if self.reasoning and name in ("max_tokens", "max_completion_tokens"):
+                value = max(int(value), REASONING_MIN_TOKENS)
             out[name] = value
         return out
 
@@ -78,6 +84,15 @@ class Capabilities:
             self.dropped.append(param)
         else:
             self.renamed[param] = new
+        self._book.save()
+        return True
+
+    def learn_reasoning(self) -> bool:
+        """A reply was cut at the token limit before any answer: the model spends it on reasoning.
+        False if that was known already (then the limit is not the cause)."""
+        if self.reasoning:
+            return False
+        self.reasoning = True
         self._book.save()
         return True
 

@@ -350,10 +350,16 @@ class ChatClient:
     # ----------------------------------------------------------------- calls
 
     def _invoke(self, messages, extra: dict | None = None, purpose: str = "") -> str:
-        """One non-streamed call: the reply's text without any inline reasoning; usage reported."""
-        message = self.chat_model.invoke(messages, **self._body(extra))
-        _report_usage(Usage.from_metadata(getattr(message, "usage_metadata", None), purpose))
-        return strip_think(_text(message.content))
+        """One non-streamed call: the reply's text without any inline reasoning; usage reported.
+        A reply cut at the token limit before any answer (a reasoning model) is asked again once,
+        with a limit that leaves room for the reasoning."""
+        while True:
+            message = self.chat_model.invoke(messages, **self._body(extra))
+            _report_usage(Usage.from_metadata(getattr(message, "usage_metadata", None), purpose))
+            text = strip_think(_text(message.content))
+            cut = (message.response_metadata or {}).get("finish_reason") == "length"
+            if not (cut and not text.strip() and self.capabilities.learn_reasoning()):
+                return text
 
     def complete(self, messages: list[tuple[str, str]], purpose: str = "complete") -> str:
         def once() -> str:
@@ -373,10 +379,12 @@ class ChatClient:
             finished = False
             usage: dict | None = None
             think = ThinkFilter()
+            cut = False
             try:
                 for chunk in self.chat_model.stream(messages, stream_usage=True, **self._body()):
                     if chunk.response_metadata.get("finish_reason"):
                         finished = True
+                        cut = chunk.response_metadata["finish_reason"] == "length"
                     if getattr(chunk, "usage_metadata", None):
                         usage = chunk.usage_metadata
                     piece = think.push(_text(chunk.content))
@@ -388,6 +396,8 @@ class ChatClient:
                     started = True
                     yield tail
                 _report_usage(Usage.from_metadata(usage, purpose))
+                if cut and not started and self.capabilities.learn_reasoning():
+                    continue  # all of the limit went on reasoning: again, with room for it
                 if not finished:
                     raise LLMError("stream ended early", retryable=True)
                 if not started:

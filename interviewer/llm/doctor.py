@@ -46,6 +46,7 @@ class CheckResult:
     model_found: bool | None = None
     structured_mode: str | None = None
     first_token_ms: float | None = None
+    reasoning: bool = False        # the model reasons before answering (its limits leave room for it)
     failure: str | None = None     # bad_key | wrong_url | unknown_model | network | timeout | error
     reason: str | None = None
 
@@ -58,6 +59,7 @@ class CheckResult:
             return [f"OK: {where}",
                     "reachable: yes", "model found: yes",
                     f"structured output: {self.structured_mode}",
+                    f"reasoning model: {'yes' if self.reasoning else 'no'}",
                     f"first token: {self.first_token_ms:,.0f} ms"]
         return [f"FAILED ({self.failure}): {where}",
                 f"reachable: {'yes' if self.reachable else 'no'}",
@@ -105,12 +107,14 @@ def _check(client: ChatClient, settings: Settings, result: CheckResult) -> None:
         if mode == "json_schema":
             fmt = strict_response_format(_Ping)
         extra = {"response_format": fmt} if fmt else {}
-        for _ in range(3):  # a refused parameter is adapted and the same mode tried again
+        for _ in range(4):  # a refused parameter, or a limit used up by reasoning: the same mode again
             started = time.perf_counter()
             first: float | None = None
             parts: list[str] = []
+            cut = False
             try:
                 for chunk in client.chat_model.stream(PROMPT, **client._body(extra)):
+                    cut = cut or chunk.response_metadata.get("finish_reason") == "length"
                     piece = _text(chunk.content)
                     if piece and first is None:
                         first = time.perf_counter() - started
@@ -141,6 +145,9 @@ def _check(client: ChatClient, settings: Settings, result: CheckResult) -> None:
                 return
             result.reachable = result.model_found = True
             text = strip_think("".join(parts)).strip()
+            if not text and cut and client.capabilities.learn_reasoning():
+                continue  # the tiny limit went on reasoning: again with room for it
+            result.reasoning = client.capabilities.reasoning
             if not text:
                 result.failure, result.reason = "error", "the model sent an empty reply"
                 return

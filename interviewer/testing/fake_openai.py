@@ -108,6 +108,7 @@ class Provider:
         "message": "The model `{model}` does not exist or you do not have access to it.",
         "type": "invalid_request_error", "param": None, "code": "model_not_found"}})
     needs_key: bool = True
+    reasoning_tokens: int = 600  # what its reasoning costs; a max_tokens at or below it cuts the reply
 
 
 _JSON_WORD = ("'messages' must contain the word 'json' in some form, to use 'response_format' of type "
@@ -286,17 +287,29 @@ class FakeOpenAI:
     def _reasoning(self) -> str | None:
         return self.provider.reasoning if self.provider is not None else None
 
-    def _content(self, text: str) -> str:
-        """The reply's content as the provider sends it (inline reasoning first)."""
+    def _content(self, text: str, request: Request | None = None) -> str:
+        """The reply's content as the provider sends it (inline reasoning first; nothing but
+        reasoning when the token limit does not leave room for an answer)."""
+        if request is not None and self._cut(request):
+            return f"<think>\n{REASONING_TEXT}" if self._reasoning == "inline" else ""
         if self._reasoning == "inline":
             return f"<think>\n{REASONING_TEXT}\n</think>\n\n{text}"
         return text
 
+    def _cut(self, request: Request) -> bool:
+        """The request's token limit is used up by reasoning before the answer begins."""
+        limit = request.body.get("max_completion_tokens", request.body.get("max_tokens"))
+        return (self._reasoning is not None and limit is not None and self.provider is not None
+                and int(limit) <= self.provider.reasoning_tokens)
+
     def usage(self, request: Request, content: str) -> dict:
         """Token counts of a reply (a token ~ 4 bytes of prompt, 2 characters of reply); reasoning
         is counted in completion_tokens, as providers do, and broken out in its details."""
-        reasoning = len(REASONING_TEXT) // 2 if self._reasoning in ("field", "inline", "hidden") else 0
+        reasoning = self.provider.reasoning_tokens if self._reasoning in ("field", "inline", "hidden") else 0
         prompt, completion = len(request.raw) // 4, -(-len(content) // 2) + reasoning
+        if self._cut(request):
+            limit = int(request.body.get("max_completion_tokens", request.body.get("max_tokens")))
+            reasoning = completion = limit
         request.usage = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
                          "completion_tokens_details": {"reasoning_tokens": reasoning}}
         return request.usage
@@ -435,14 +448,14 @@ class FakeOpenAI:
                     self._json(200, self._completion(request, reply))
 
             def _completion(self, request: Request, reply: Reply) -> dict:
-                message = {"role": "assistant", "content": fake._content(reply.content), "refusal": None}
+                message = {"role": "assistant", "content": fake._content(reply.content, request), "refusal": None}
                 if fake._reasoning == "field":
                     message["reasoning_content"] = REASONING_TEXT
                 return {
                     "id": f"chatcmpl-{uuid.uuid4().hex[:12]}", "object": "chat.completion",
                     "created": int(time.time()), "model": request.body.get("model", fake.model),
-                    "choices": [{"index": 0, "finish_reason": reply.finish_reason, "logprobs": None,
-                                 "message": message}],
+                    "choices": [{"index": 0, "finish_reason": "length" if fake._cut(request) else reply.finish_reason,
+                                 "logprobs": None, "message": message}],
                     "usage": fake.usage(request, reply.content),
                 }
 
@@ -468,7 +481,7 @@ class FakeOpenAI:
                     for piece in _split(REASONING_TEXT):
                         event({"content": None, "reasoning_content": piece})
                 rate = fake.latency.tokens_per_second
-                content = fake._content(reply.content)
+                content = fake._content(reply.content, request)
                 if reply.chunks is not None:
                     pieces = reply.chunks
                 elif rate:
@@ -486,7 +499,7 @@ class FakeOpenAI:
                     if request.first_byte is None:
                         request.first_byte = time.monotonic() - request.received_at
                     event({"content": piece})
-                event({}, reply.finish_reason)
+                event({}, "length" if fake._cut(request) else reply.finish_reason)
                 if (request.body.get("stream_options") or {}).get("include_usage"):
                     self._chunk(f"data: {json.dumps({'id': cid, 'object': 'chat.completion.chunk', 'created': int(time.time()), 'model': model, 'choices': [], 'usage': fake.usage(request, reply.content)})}\n\n".encode())  # noqa: E501
                 self._chunk(b"data: [DONE]\n\n")
