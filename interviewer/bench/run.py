@@ -203,7 +203,7 @@ def llm_overhead(data_dir: Path, turns: int, answers: list[str], rng: random.Ran
 
 
 def next_question_latency(data_dir: Path, turns: int, answers: list[str], rng: random.Random,
-                          background: bool = True) -> list[tuple[float, float]]:
+                          background: bool = True, grading: str = "realistic") -> list[tuple[float, float]]:
     """(send -> first token of the next question in the streamed view, the model server's own
     first-token time for that question) per /answer, over Gradio's HTTP API, with the fake model's
     realistic latency profile. Follow-ups off: every answer is graded and the next question asked.
@@ -212,7 +212,7 @@ def next_question_latency(data_dir: Path, turns: int, answers: list[str], rng: r
     from interviewer.testing.fake_openai import LATENCY, FakeOpenAI
 
     out: list[tuple[float, float]] = []
-    with FakeOpenAI(script=fake_model_script, latency=LATENCY["realistic"]) as fake:
+    with FakeOpenAI(script=fake_model_script, latency=LATENCY[grading]) as fake:
         srv = _server(data_dir, MIANSHI_INTERVIEWER="llm", OPENAI_BASE_URL=fake.base_url,
                       OPENAI_API_KEY="bench-dummy", MIANSHI_MODEL="fake-model", MIANSHI_LLM_TIMEOUT="30",
                       MIANSHI_GRADE_IN_BACKGROUND="1" if background else "0").start()
@@ -256,8 +256,11 @@ def next_question_latency(data_dir: Path, turns: int, answers: list[str], rng: r
 
 
 def next_question_figures(data_dir: Path, turns: int, answers: list[str], rng: random.Random,
-                          extra: dict, compare: int = 0) -> list[Figure]:
-    pairs = next_question_latency(data_dir, turns, answers, rng)
+                          extra: dict, compare: int = 0, grading: str = "realistic") -> list[Figure]:
+    from interviewer.testing.fake_openai import LATENCY
+
+    pairs = next_question_latency(data_dir, turns, answers, rng, grading=grading)
+    grade_s = LATENCY[grading].complete
     seen = [a for a, _ in pairs]
     model = [b for _, b in pairs]
     over = [a - b for a, b in pairs]
@@ -272,10 +275,10 @@ def next_question_figures(data_dir: Path, turns: int, answers: list[str], rng: r
         Figure("next question: ratio to model first token p50", percentile(ratio, 50), "x"),
         Figure("next question: ratio to model first token p95", percentile(ratio, 95), "x"),
         Figure("next question: above model first token p95", percentile(over, 95) * 1000, "ms", 150,
-               f"({len(pairs)} turns, grading 3 s in the background)"),
+               f"({len(pairs)} turns, grading {grade_s:g} s in the background)"),
     ]
     if compare:
-        before = next_question_latency(data_dir, compare, answers, rng, background=False)
+        before = next_question_latency(data_dir, compare, answers, rng, background=False, grading=grading)
         figures.append(Figure("next question, grading in turn (before): p50",
                               percentile([a for a, _ in before], 50) * 1000, "ms",
                               note=f"(MIANSHI_GRADE_IN_BACKGROUND=0, {len(before)} turns)"))
@@ -296,7 +299,7 @@ def llm_figures(data_dir: Path, turns: int, answers: list[str], rng: random.Rand
 
 def run(quick: bool = False, as_json: bool = False, candidates: int | None = None,
         load_only: bool = False, think: float = 10.0, llm_only: bool = False, next_question_only: bool = False,
-        turns: int | None = None) -> int:
+        turns: int | None = None, grading: str = "realistic") -> int:
     from interviewer.bench.load import run_load
 
     answers = load_answers()
@@ -317,9 +320,10 @@ def run(quick: bool = False, as_json: bool = False, candidates: int | None = Non
     try:
         data = root / "data"
         if next_question_only:
-            say("next question against a realistic fake model (first token 0.8 s, 50 tokens/s, grading 3 s; "
-                "the first start builds the bank) ...")
-            figures += next_question_figures(data, n_next, answers, rng, extra, compare=0 if quick else 10)
+            say(f"next question against a realistic fake model (first token 0.8 s, 50 tokens/s, grading profile "
+                f"{grading!r}; the first start builds the bank) ...")
+            figures += next_question_figures(data, n_next, answers, rng, extra, compare=0 if quick else 10,
+                                             grading=grading)
         elif llm_only:
             say(f"LLM mode against the fake model ({llm_delay * 1000:.0f} ms per call; "
                 "the first start builds the bank) ...")

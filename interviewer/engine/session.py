@@ -185,6 +185,8 @@ class InterviewEngine:
         self._grading: dict[tuple[str, str], Future] = {}   # (session id, question id) -> its grade
         self._grading_lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
+        # Grades mostly wait on the model: as many at once as the app serves events.
+        self._pool_size = max(4, settings.concurrency if settings is not None else 8)
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -424,7 +426,7 @@ class InterviewEngine:
             if future is not None:
                 return future
             if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="mianshi-grade")
+                self._pool = ThreadPoolExecutor(max_workers=self._pool_size, thread_name_prefix="mianshi-grade")
             future = self._grading[key] = self._pool.submit(self._grade_pending, state, qid)
         return future
 
