@@ -20,7 +20,7 @@ class GateGrader:
         self.gate = threading.Event()
         self.calls: list[str] = []
 
-    def grade(self, question, key_points, answer, kind=None, language="zh"):
+    def grade(self, question, key_points, answer, kind=None, language="zh", content=None):
         self.calls.append(answer)
         assert self.gate.wait(10)
         return Grade(status="graded", total=7.0, provenance=Provenance(grader="llm", grader_version="t",
