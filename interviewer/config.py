@@ -18,6 +18,21 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL = "gpt-4o-mini"
 
 
+def _price(value: str | None) -> tuple[float, float] | None:
+    """MIANSHI_PRICE_PER_MTOK="input,output" (prices per million tokens) -> (input, output)."""
+    if not value or not value.strip():
+        return None
+    parts = [p.strip() for p in value.replace(";", ",").split(",")]
+    try:
+        price_in, price_out = (float(p) for p in parts)
+    except ValueError:
+        raise ValueError(f"MIANSHI_PRICE_PER_MTOK={value!r}: expected two numbers, 'input,output' "
+                         "per million tokens, e.g. 0.15,0.60") from None
+    if price_in < 0 or price_out < 0:
+        raise ValueError("MIANSHI_PRICE_PER_MTOK: prices cannot be negative")
+    return price_in, price_out
+
+
 def _env_bool(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
@@ -31,6 +46,8 @@ class Settings(BaseModel):
     model: str = DEFAULT_MODEL
     llm_timeout: float = 60.0
     llm_max_retries: int = 2
+    price_per_mtok: tuple[float, float] | None = None  # (input, output) per million tokens
+    grade_in_background: bool | None = None  # None: in LLM mode (the app only; the CLI grades in turn)
     admin: bool = False
     max_answer_chars: int = 4000
     browser_secret: SecretStr | None = None
@@ -51,6 +68,9 @@ class Settings(BaseModel):
             model=env.get("MIANSHI_MODEL") or env.get("OPENAI_MODEL") or DEFAULT_MODEL,
             llm_timeout=float(env.get("MIANSHI_LLM_TIMEOUT") or 60),
             llm_max_retries=int(env.get("MIANSHI_LLM_MAX_RETRIES") or 2),
+            price_per_mtok=_price(env.get("MIANSHI_PRICE_PER_MTOK")),
+            grade_in_background=(_env_bool(env["MIANSHI_GRADE_IN_BACKGROUND"])
+                                 if (env.get("MIANSHI_GRADE_IN_BACKGROUND") or "").strip() else None),
             admin=_env_bool(env.get("MIANSHI_ADMIN")),
             max_answer_chars=int(env.get("MIANSHI_MAX_ANSWER_CHARS") or 4000),
             browser_secret=SecretStr(env["MIANSHI_BROWSER_SECRET"]) if env.get("MIANSHI_BROWSER_SECRET") else None,
@@ -68,6 +88,12 @@ class Settings(BaseModel):
         if self.interviewer == "llm":
             return True
         return bool(self.openai_api_key or self.openai_base_url)
+
+    @property
+    def background_grading(self) -> bool:
+        """Grade answers in the background in the app: on with a model (a grade takes seconds),
+        unless MIANSHI_GRADE_IN_BACKGROUND says otherwise."""
+        return self.use_llm if self.grade_in_background is None else self.grade_in_background
 
     @property
     def endpoint_host(self) -> str:

@@ -22,7 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from interviewer.grading.rubric import criterion_name
-from interviewer.models import KeyPointStatus, SessionConfig, Turn, utcnow
+from interviewer.models import KeyPointStatus, SessionConfig, TokenUsage, Turn, utcnow
 from interviewer.store import (
     GradeRecord,
     Scrubber,
@@ -61,6 +61,9 @@ class ExportedSession(_Strict):
     interviewer_label: str = ""
     grader_label: str = ""
     state: dict[str, Any] | None = None
+    # Totals of the model calls (and the cost at the exporter's prices): information, recomputed
+    # from state.usage on import, never trusted from the file.
+    usage: dict[str, Any] | None = None
 
 
 class ExportFile(_Strict):
@@ -90,7 +93,15 @@ class ExportFile(_Strict):
         return self
 
 
-def to_json(record: SessionRecord, scrubber: Scrubber | None = None) -> dict[str, Any]:
+def _usage(record: SessionRecord) -> TokenUsage:
+    try:
+        return TokenUsage.model_validate((record.state or {}).get("usage") or {})
+    except ValueError:
+        return TokenUsage()
+
+
+def to_json(record: SessionRecord, scrubber: Scrubber | None = None,
+            price_per_mtok: tuple[float, float] | None = None) -> dict[str, Any]:
     """The complete export as a JSON-ready dict (see ExportFile).
 
     Without a scrubber, the secret-looking environment variables' values are redacted.
@@ -110,6 +121,7 @@ def to_json(record: SessionRecord, scrubber: Scrubber | None = None) -> dict[str
             "config": SessionConfig.model_validate(record.config).model_dump(mode="json"),
             "plan": record.plan, "interviewer_label": record.interviewer_label,
             "grader_label": record.grader_label, "state": state,
+            "usage": _usage(record).summary(price_per_mtok),
         },
         "turns": [t.model_dump(mode="json") for t in record.turns],
         "grades": [
@@ -122,8 +134,9 @@ def to_json(record: SessionRecord, scrubber: Scrubber | None = None) -> dict[str
     return scrub(data)
 
 
-def dumps_json(record: SessionRecord, scrubber: Scrubber | None = None) -> str:
-    return json.dumps(to_json(record, scrubber), ensure_ascii=False, indent=2) + "\n"
+def dumps_json(record: SessionRecord, scrubber: Scrubber | None = None,
+               price_per_mtok: tuple[float, float] | None = None) -> str:
+    return json.dumps(to_json(record, scrubber, price_per_mtok), ensure_ascii=False, indent=2) + "\n"
 
 
 def parse_export(data: dict | str | bytes) -> ExportFile:
@@ -288,7 +301,8 @@ def _grade_card(g: StoredGrade, L: dict[str, str], language: str) -> list[str]:
     return out
 
 
-def to_markdown(record: SessionRecord, scrubber: Scrubber | None = None, language: str | None = None) -> str:
+def to_markdown(record: SessionRecord, scrubber: Scrubber | None = None, language: str | None = None,
+                price_per_mtok: tuple[float, float] | None = None) -> str:
     """A readable transcript: header, then per question the dialogue and the grade card.
 
     Without a scrubber, the secret-looking environment variables' values are redacted.
@@ -311,6 +325,9 @@ def to_markdown(record: SessionRecord, scrubber: Scrubber | None = None, languag
         f"- **{L['overall']}:** {overall}",
         f"- Session: {md_escape(record.id)}",
     ]
+    usage = _usage(record).line(price_per_mtok, language)
+    if usage:
+        out.append(f"- {md_escape(usage)}")
     for notice in (t for t in record.turns if t.question_id is None):
         out += ["", f"> {L['notice']}: {md_escape(notice.text)}"]
 

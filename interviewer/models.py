@@ -205,3 +205,66 @@ class Grade(BaseModel):
     provenance: Provenance
     model_answer: str | None = Field(
         default=None, description="the card's model answer, attached once the question is graded (never before)")
+
+
+# --------------------------------------------------------------------------- model usage
+
+class CallUsage(BaseModel):
+    """Tokens of one model call, as the endpoint reported them."""
+
+    purpose: str = Field(description="question, followup or grade")
+    question_id: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = Field(default=0, description="reasoning tokens included, as providers bill them")
+    reasoning_tokens: int = 0
+
+
+class TokenUsage(BaseModel):
+    """Every model call of a session; totals and cost are computed from them, here."""
+
+    calls: list[CallUsage] = Field(default_factory=list)
+
+    @property
+    def prompt_tokens(self) -> int:
+        return sum(c.prompt_tokens for c in self.calls)
+
+    @property
+    def completion_tokens(self) -> int:
+        return sum(c.completion_tokens for c in self.calls)
+
+    @property
+    def reasoning_tokens(self) -> int:
+        return sum(c.reasoning_tokens for c in self.calls)
+
+    def cost(self, price_per_mtok: tuple[float, float] | None) -> float | None:
+        """Cost at (input, output) prices per million tokens; None without prices."""
+        if price_per_mtok is None:
+            return None
+        price_in, price_out = price_per_mtok
+        return round(self.prompt_tokens / 1e6 * price_in + self.completion_tokens / 1e6 * price_out, 6)
+
+    def summary(self, price_per_mtok: tuple[float, float] | None = None) -> dict:
+        """Totals (and cost) as plain values, for exports."""
+        out = {"calls": len(self.calls), "prompt_tokens": self.prompt_tokens,
+               "completion_tokens": self.completion_tokens, "reasoning_tokens": self.reasoning_tokens}
+        if price_per_mtok is not None:
+            out["price_per_mtok"] = list(price_per_mtok)
+            out["cost"] = self.cost(price_per_mtok)
+        return out
+
+    def line(self, price_per_mtok: tuple[float, float] | None = None, language: str = "zh") -> str:
+        """One line for the report, the review and the Markdown export ("" when no call was made)."""
+        if not self.calls:
+            return ""
+        zh = language == "zh"
+        text = (f"{'模型用量' if zh else 'Model usage'}: {self.prompt_tokens:,} "
+                f"{'输入' if zh else 'input'} + {self.completion_tokens:,} {'输出' if zh else 'output'} tokens")
+        if self.reasoning_tokens:
+            text += f" ({'其中推理' if zh else 'of which reasoning'} {self.reasoning_tokens:,})"
+        text += f", {len(self.calls)} {'次调用' if zh else 'calls'}"
+        cost = self.cost(price_per_mtok)
+        if cost is not None:
+            text += (f" · {'费用' if zh else 'cost'} {cost:.4f} "
+                     f"({'按每百万 token' if zh else 'at'} {price_per_mtok[0]:g} / {price_per_mtok[1]:g}"
+                     f"{'' if zh else ' per million tokens'})")
+        return text

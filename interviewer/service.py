@@ -116,7 +116,23 @@ class Services:
             asked = [t.text for t in state.turns if t.question_id == qid and t.kind == "question"]
             if asked:
                 state.records[qid].asked = asked[-1]
+        if self.engine.pending_grades(state):
+            self._finish_pending(state, owner)
         return state
+
+    def _finish_pending(self, state, owner: str) -> None:
+        """Grades that were pending in the snapshot: taken from the store if they were written
+        after it (the snapshot is not rewritten for a background grade), else graded again now."""
+        try:
+            stored = self.store.get_session(state.id, owner=owner).current_grades()
+        except Exception:  # the grade is then simply graded again
+            stored = {}
+        for qid in self.engine.pending_grades(state):
+            record = state.records[qid]
+            g = stored.get(qid)
+            if g is not None and g.answer == "\n\n".join(record.answers):
+                record.grade, record.grade_pending = g.grade, False
+        self.engine.ensure_grading(state)
 
     def resume(self, session_id: str, owner: str, browser_copy: dict | None = None):
         """The session to continue: the store's snapshot; the browser's own copy only when the
@@ -185,8 +201,9 @@ class Services:
         out = self.export_dir
         out.mkdir(parents=True, exist_ok=True)
         paths = []
-        for suffix, text in (("md", export.to_markdown(record, scrubber)),
-                             ("json", export.dumps_json(record, scrubber))):
+        price = self.settings.price_per_mtok
+        for suffix, text in (("md", export.to_markdown(record, scrubber, price_per_mtok=price)),
+                             ("json", export.dumps_json(record, scrubber, price))):
             path = out / f"mianshi-{record.id}.{suffix}"
             # Written beside and renamed over: a download of the same session at the same moment
             # reads the old file or the new one, never half of one.
@@ -261,12 +278,13 @@ def browser_secret(settings: Settings) -> str:
 
 
 def build_services(settings: Settings, *, offline: bool = False, embedder=None,
-                   require_store: bool = True) -> Services:
+                   require_store: bool = True, background_grading: bool = False) -> Services:
     """Open the bank (building it if needed) and build engine, grader and store from settings.
 
     One embedder serves the bank and the offline grader; the store is the engine's recorder.
     `offline=True` forces the offline interviewer and grader whatever is configured. With
     `require_store=False` a store that cannot open leaves `store` None and says why in `store_error`.
+    `background_grading` (the app, settings.background_grading) grades while the next question streams.
     """
     from interviewer.bank.bank import QuestionBank
     from interviewer.bank.embedding import Embedder
@@ -283,9 +301,18 @@ def build_services(settings: Settings, *, offline: bool = False, embedder=None,
         if require_store:
             raise
         store_error = f"{type(exc).__name__}: {exc}"  # practice goes on; the caller says it is not saved
-    engine = build_engine(settings, bank, embedder=embedder, recorder=store, offline=offline)
+    engine = build_engine(settings, bank, embedder=embedder, recorder=store, offline=offline,
+                          background_grading=background_grading and not offline)
     return Services(settings=settings, bank=bank, engine=engine, grader=engine.grader, store=store,
                     embedder=embedder, store_error=store_error)
+
+
+def check_model(settings: Settings):
+    """One tiny request to the configured model: a CheckResult (reachable, model found, structured
+    mode, first-token latency, or the reason it failed). Never includes the key."""
+    from interviewer.llm.doctor import check_model as check
+
+    return check(settings)
 
 
 def warm_up(embedder) -> None:

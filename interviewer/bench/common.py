@@ -90,7 +90,21 @@ class HttpApi:
             for dep in config["dependencies"] if dep.get("api_name")}
 
     def call(self, api: str, *args) -> dict:
+        return self.call_until(api, *args)[1]
+
+    def call_until(self, api: str, *args, until=None) -> tuple[float | None, dict]:
+        """Call and read the event stream to the end; also return the seconds from sending the
+        call to the first streamed view for which until(view) is true (None if none was)."""
+        import time
+
         name = api.lstrip("/")
+        drop = set(self._state_slots.get(name, ()))
+
+        def as_view(values) -> dict:
+            return dict(zip(VIEW, [v for i, v in enumerate(values) if i not in drop]))
+
+        started = time.perf_counter()
+        matched: float | None = None
         resp = self._http.post(f"/gradio_api/call/{name}",
                                json={"data": list(args), "session_hash": self._session_hash})
         resp.raise_for_status()
@@ -100,14 +114,18 @@ class HttpApi:
             for line in stream.iter_lines():
                 if line.startswith("event:"):
                     event = line[6:].strip()
+                elif line.startswith("data:") and event == "generating" and until is not None and matched is None:
+                    if until(as_view(json.loads(line[5:].strip()))):
+                        matched = time.perf_counter() - started
                 elif line.startswith("data:") and event in ("complete", "error"):
                     data = line[5:].strip()
                     break
         if event != "complete" or data is None:
             raise RuntimeError(f"{api} failed: {event}: {data}")
-        values = json.loads(data)
-        drop = set(self._state_slots.get(name, ()))
-        return dict(zip(VIEW, [v for i, v in enumerate(values) if i not in drop]))
+        view = as_view(json.loads(data))
+        if until is not None and matched is None and until(view):
+            matched = time.perf_counter() - started
+        return matched, view
 
     def close(self) -> None:
         self._http.close()

@@ -5,6 +5,8 @@ Figures (each printed next to its target, PASS/MISS):
   offline grading  OfflineGrader.grade p50/p95 for answers of 50, 500 and 5,000 characters
   offline turn     /answer (answer sent -> grade card back) p50/p95 over the Gradio HTTP API
   LLM overhead     LLM-mode /answer time minus the model server's own time on that turn's requests
+  next question    LLM mode, realistic model (first token 0.8 s, 50 tokens/s, grading 3 s): answer sent ->
+                   first token of the next question on the page, against the model's own first-token time
   memory           RSS of the app process tree after start and after 50 sessions (the load test)
   load             N candidates at once, p50/p95 turn, errors, lost/crossed turns in the store
 
@@ -59,7 +61,8 @@ class Figure:
         return "PASS" if self.value < self.target else "MISS"
 
     def line(self) -> str:
-        val = "n/a" if self.value is None else f"{self.value:,.1f} {self.unit}"
+        digits = 2 if self.unit == "x" else 1
+        val = "n/a" if self.value is None else f"{self.value:,.{digits}f} {self.unit}"
         tgt = f"< {self.target:,.0f} {self.unit}" if self.target is not None else "-"
         return f"  {self.name:<44} {val:>14}   target {tgt:<12} {self.verdict:<5} {self.note}".rstrip()
 
@@ -177,8 +180,10 @@ def llm_overhead(data_dir: Path, turns: int, answers: list[str], rng: random.Ran
     from interviewer.testing.fake_openai import FakeOpenAI
 
     with FakeOpenAI(script=fake_model_script, delay=delay) as fake:
+        # Grading in turn, as this figure has always measured: the turn is the grade and the question.
         srv = _server(data_dir, MIANSHI_INTERVIEWER="llm", OPENAI_BASE_URL=fake.base_url,
-                      OPENAI_API_KEY="bench-dummy", MIANSHI_MODEL="fake-model", MIANSHI_LLM_TIMEOUT="10").start()
+                      OPENAI_API_KEY="bench-dummy", MIANSHI_MODEL="fake-model", MIANSHI_LLM_TIMEOUT="10",
+                      MIANSHI_GRADE_IN_BACKGROUND="0").start()
         try:
             started = time.perf_counter()
             api_turns(srv.url, 2, answers, rng)  # warm: first connection, model load
@@ -197,6 +202,89 @@ def llm_overhead(data_dir: Path, turns: int, answers: list[str], rng: random.Ran
     return overhead, calls
 
 
+def next_question_latency(data_dir: Path, turns: int, answers: list[str], rng: random.Random,
+                          background: bool = True, grading: str = "realistic") -> list[tuple[float, float]]:
+    """(send -> first token of the next question in the streamed view, the model server's own
+    first-token time for that question) per /answer, over Gradio's HTTP API, with the fake model's
+    realistic latency profile. Follow-ups off: every answer is graded and the next question asked.
+    Answers are sent as soon as the previous question is complete (grades may still be running)."""
+    from interviewer.bench.common import HttpApi
+    from interviewer.testing.fake_openai import LATENCY, FakeOpenAI
+
+    out: list[tuple[float, float]] = []
+    with FakeOpenAI(script=fake_model_script, latency=LATENCY[grading]) as fake:
+        srv = _server(data_dir, MIANSHI_INTERVIEWER="llm", OPENAI_BASE_URL=fake.base_url,
+                      OPENAI_API_KEY="bench-dummy", MIANSHI_MODEL="fake-model", MIANSHI_LLM_TIMEOUT="30",
+                      MIANSHI_GRADE_IN_BACKGROUND="1" if background else "0").start()
+        api = HttpApi(srv.url)
+        try:
+            started = time.perf_counter()
+            bs, chat_len, warm = None, 0, 2
+            while len(out) < turns:
+                if bs is None or bs["state"]["phase"] == "finished":
+                    v = api.call("/start", *start_args(5, False, new_browser()))
+                    bs, chat_len = v["browser"], len(v["chat"])
+                state = bs["state"]
+                last = state["current"] == len(state["plan"]) - 1
+
+                def next_question(view, n=chat_len) -> bool:
+                    # After the answer's own message, an interviewer message with text: the next question.
+                    chat = view["chat"] or []
+                    return len(chat) > n + 1 and chat[-1].get("role") == "assistant" and bool(chat[-1].get("content"))
+
+                text = answer_of_length(answers, rng.choice((120, 300, 600)), rng)
+                t_sent = time.monotonic()
+                seen, v = api.call_until("/answer", text, bs, until=None if last else next_question)
+                bs, chat_len = v["browser"], len(v["chat"])
+                if last:
+                    continue
+                asked = [r for r in list(fake.requests) if r.body.get("stream") and r.received_at >= t_sent]
+                if seen is None or not asked or asked[0].first_byte is None:
+                    raise RuntimeError("the next question was not streamed")
+                if warm:
+                    # The first turns pay for the first connection and, after the first start, the
+                    # background load of the encoder and jieba: steady state is measured after them.
+                    warm -= 1
+                    if not warm:
+                        time.sleep(max(0.0, WARM_UP_SECONDS - (time.perf_counter() - started)))
+                    continue
+                out.append((seen, asked[0].first_byte))
+        finally:
+            api.close()
+            srv.stop()
+    return out
+
+
+def next_question_figures(data_dir: Path, turns: int, answers: list[str], rng: random.Random,
+                          extra: dict, compare: int = 0, grading: str = "realistic") -> list[Figure]:
+    from interviewer.testing.fake_openai import LATENCY
+
+    pairs = next_question_latency(data_dir, turns, answers, rng, grading=grading)
+    grade_s = LATENCY[grading].complete
+    seen = [a for a, _ in pairs]
+    model = [b for _, b in pairs]
+    over = [a - b for a, b in pairs]
+    ratio = [a / b for a, b in pairs]
+    model_p95 = percentile(model, 95)
+    extra["next_question_turns"] = len(pairs)
+    figures = [
+        Figure("next question: send -> first token p50", percentile(seen, 50) * 1000, "ms"),
+        Figure("next question: send -> first token p95", percentile(seen, 95) * 1000, "ms",
+               (model_p95 + 0.150) * 1000, "(target: model first token p95 + 150 ms)"),
+        Figure("next question: model's own first token p95", model_p95 * 1000, "ms"),
+        Figure("next question: ratio to model first token p50", percentile(ratio, 50), "x"),
+        Figure("next question: ratio to model first token p95", percentile(ratio, 95), "x"),
+        Figure("next question: above model first token p95", percentile(over, 95) * 1000, "ms", 150,
+               f"({len(pairs)} turns, grading {grade_s:g} s in the background)"),
+    ]
+    if compare:
+        before = next_question_latency(data_dir, compare, answers, rng, background=False, grading=grading)
+        figures.append(Figure("next question, grading in turn (before): p50",
+                              percentile([a for a, _ in before], 50) * 1000, "ms",
+                              note=f"(MIANSHI_GRADE_IN_BACKGROUND=0, {len(before)} turns)"))
+    return figures
+
+
 def llm_figures(data_dir: Path, turns: int, answers: list[str], rng: random.Random, delay: float,
                 extra: dict) -> list[Figure]:
     overhead, calls = llm_overhead(data_dir, turns, answers, rng, delay)
@@ -210,7 +298,8 @@ def llm_figures(data_dir: Path, turns: int, answers: list[str], rng: random.Rand
 # ------------------------------------------------------------------------- the run
 
 def run(quick: bool = False, as_json: bool = False, candidates: int | None = None,
-        load_only: bool = False, think: float = 10.0, llm_only: bool = False) -> int:
+        load_only: bool = False, think: float = 10.0, llm_only: bool = False, next_question_only: bool = False,
+        turns: int | None = None, grading: str = "realistic") -> int:
     from interviewer.bench.load import run_load
 
     answers = load_answers()
@@ -218,6 +307,7 @@ def run(quick: bool = False, as_json: bool = False, candidates: int | None = Non
     n_grade = 15 if quick else 60
     n_turns = 10 if quick else 40
     n_llm = 30 if quick else 100
+    n_next = turns or (20 if quick else 60)
     n_cand = candidates or (10 if quick else 50)
     llm_delay = 0.2
     machine = _machine()
@@ -229,7 +319,12 @@ def run(quick: bool = False, as_json: bool = False, candidates: int | None = Non
     root = Path(tempfile.mkdtemp(prefix="mianshi-bench-"))
     try:
         data = root / "data"
-        if llm_only:
+        if next_question_only:
+            say(f"next question against a realistic fake model (first token 0.8 s, 50 tokens/s, grading profile "
+                f"{grading!r}; the first start builds the bank) ...")
+            figures += next_question_figures(data, n_next, answers, rng, extra, compare=0 if quick else 10,
+                                             grading=grading)
+        elif llm_only:
             say(f"LLM mode against the fake model ({llm_delay * 1000:.0f} ms per call; "
                 "the first start builds the bank) ...")
             figures += llm_figures(data, n_llm, answers, rng, llm_delay, extra)
@@ -267,10 +362,12 @@ def run(quick: bool = False, as_json: bool = False, candidates: int | None = Non
 
             say(f"LLM mode against the fake model ({llm_delay * 1000:.0f} ms per call) ...")
             figures += llm_figures(data, n_llm, answers, rng, llm_delay, extra)
+            say("next question against a realistic fake model (first token 0.8 s, 50 tokens/s, grading 3 s) ...")
+            figures += next_question_figures(data, n_next, answers, rng, extra, compare=0 if quick else 10)
         else:
             rss_start = None
 
-        if not llm_only:
+        if not (llm_only or next_question_only):
             say(f"load: {n_cand} candidates at once x 3 questions ...")
             srv = _server(data).start()
             try:

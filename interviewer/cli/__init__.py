@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "interviewer.cli.eval",         # eval grading
     "interviewer.cli.transcripts",  # sessions, export, import, delete
     "interviewer.cli.bench",        # bench
+    "interviewer.cli.doctor",       # doctor
 )
 
 

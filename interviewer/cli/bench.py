@@ -18,6 +18,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--load-only", action="store_true", help="only the load test and memory")
     p.add_argument("--llm-only", action="store_true",
                    help="only the LLM-mode overhead (100 turns, 30 with --quick; about 1 minute)")
+    p.add_argument("--next-question", action="store_true",
+                   help="only 'send -> first token of the next question' against a realistic fake model "
+                        "(first token 0.8 s, 50 tokens/s, grading 3 s): 60 turns, 20 with --quick")
+    p.add_argument("--turns", type=int, default=None, help="turns measured by --next-question")
+    p.add_argument("--grading", choices=("realistic", "reasoning"), default="realistic",
+                   help="--next-question's grading latency: realistic (3 s, the target's) or reasoning (20 s)")
     p.add_argument("--think", type=float, default=10.0,
                    help="mean seconds a simulated candidate reads and types before each answer (default 10; "
                         "0: back to back). The full run also measures back to back, as a stress figure")
@@ -34,4 +40,5 @@ def _bench(args: argparse.Namespace) -> int:
               f"dependencies (gradio_client): {exc}", file=sys.stderr)
         return 2
     return run(quick=args.quick, as_json=args.json, candidates=args.candidates, load_only=args.load_only,
-               think=args.think, llm_only=args.llm_only)
+               think=args.think, llm_only=args.llm_only, next_question_only=args.next_question, turns=args.turns,
+               grading=args.grading)

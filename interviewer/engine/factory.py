@@ -9,6 +9,8 @@ from __future__ import annotations
 from interviewer.config import Settings
 from interviewer.llm.client import ChatClient, RetryPolicy
 
+QUESTION_MAX_TOKENS = 400  # a question or follow-up is one or two sentences
+
 
 def build_interviewer(settings: Settings, *, offline: bool = False, retry: RetryPolicy | None = None,
                       timeout: float | None = None):
@@ -19,7 +21,7 @@ def build_interviewer(settings: Settings, *, offline: bool = False, retry: Retry
     from interviewer.interviewers.llm_interviewer import LLMInterviewer
 
     # Some warmth in phrasing is fine; grading is the part that must be deterministic.
-    client = ChatClient(settings, temperature=0.7, retry=retry, timeout=timeout)
+    client = ChatClient(settings, temperature=0.7, retry=retry, timeout=timeout, max_tokens=QUESTION_MAX_TOKENS)
     return LLMInterviewer(client)
 
 
@@ -40,10 +42,11 @@ def build_grader(settings: Settings, embedder=None, *, offline: bool = False, re
 
 
 def build_engine(settings: Settings, bank, *, embedder=None, recorder=None, offline: bool = False,
-                 retry: RetryPolicy | None = None, timeout: float | None = None):
-    """The engine the app and the CLI use. `offline=True` forces the offline pair."""
+                 retry: RetryPolicy | None = None, timeout: float | None = None, background_grading: bool = False):
+    """The engine the app and the CLI use. `offline=True` forces the offline pair;
+    `background_grading` grades answers in the engine's threads while the next question is asked."""
     from interviewer.engine.session import InterviewEngine
 
     return InterviewEngine(bank, build_interviewer(settings, offline=offline, retry=retry, timeout=timeout),
                            build_grader(settings, embedder, offline=offline, retry=retry, timeout=timeout),
-                           recorder=recorder, settings=settings)
+                           recorder=recorder, settings=settings, background_grading=background_grading)

@@ -12,16 +12,27 @@ States (Phase) and transitions:
     last question graded / skipped ------------->    finished
 
 The engine mutates the SessionState it is given (the UI keeps it in gr.BrowserState, so it is
-plain JSON) and writes every turn and grade through the Recorder as it happens. Key points are
+plain JSON) and writes every turn and grade through the Recorder as it happens.
+
+Background grading (`background_grading=True`, the app in LLM mode): an answer that is to be
+graded is marked `grade_pending` in its record (and so in the stored snapshot), the grade runs in
+the engine's thread pool and the next question is asked at once. The grade is written to the
+store as soon as it is ready and set on the record; `wait_grades` waits for a session's grades,
+and `ensure_grading` starts again any pending grade that no thread is working on (a resume
+after a crash or a restart). Key points are
 never put in the state or in an event before the question is graded: the state lives in the
 candidate's browser.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 from datetime import datetime
 from enum import Enum
 from typing import Any, Literal
@@ -34,8 +45,11 @@ from interviewer.engine.recorder import NullRecorder, Recorder
 from interviewer.grading.content import CardContent
 from interviewer.grading.rubric import RUBRIC_VERSION
 from interviewer.interviewers.base import InterviewerNotice
-from interviewer.models import Grade, Provenance, QuestionCard, SessionConfig, Turn, utcnow
+from interviewer.llm.client import Usage, usage_listener
+from interviewer.models import CallUsage, Grade, Provenance, QuestionCard, SessionConfig, TokenUsage, Turn, utcnow
 from interviewer.text import is_dont_know, missing_points
+
+log = logging.getLogger(__name__)
 
 # Follow-ups only help when there is something to probe: with no key points, an answer longer
 # than this is taken as complete enough and the engine moves on.
@@ -57,6 +71,7 @@ class QuestionRecord(BaseModel):
     answers: list[str] = Field(default_factory=list)
     skipped: bool = False
     grade: Grade | None = None
+    grade_pending: bool = False  # answered and being graded in the background (not yet in `grade`)
     # Copied from the card at planning time so the report does not depend on the bank later.
     topics: list[str] = Field(default_factory=list)
     question: str = ""
@@ -78,6 +93,7 @@ class SessionState(BaseModel):
     grader_label: str = ""
     created_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
+    usage: TokenUsage = Field(default_factory=TokenUsage)  # every model call's tokens
 
     @property
     def current_id(self) -> str | None:
@@ -85,7 +101,7 @@ class SessionState(BaseModel):
 
 
 class Event(BaseModel):
-    type: Literal["delta", "turn", "grade", "notice", "finished"]
+    type: Literal["delta", "turn", "grade", "grading", "notice", "finished"]
     delta: str | None = None        # streamed text of the interviewer's current message (a preview)
     turn: Turn | None = None        # a completed message; its text is authoritative over the deltas
     grade: Grade | None = None
@@ -98,11 +114,15 @@ class Report(BaseModel):
     graded: int
     not_graded: int
     skipped: int
+    pending: int = 0        # answers still being graded: the totals are not final while > 0
     by_topic: dict[str, float]
     by_criterion: dict[str, float]
     strongest: list[str]
     weakest: list[str]
     questions: list[QuestionRecord]
+    usage: TokenUsage = Field(default_factory=TokenUsage)
+    cost: float | None = None                       # at MIANSHI_PRICE_PER_MTOK, computed in code
+    price_per_mtok: tuple[float, float] | None = None
 
 
 # --------------------------------------------------------------------------- engine
@@ -153,12 +173,20 @@ class InterviewEngine:
     """Drives sessions. Holds no per-session state itself: everything is in the SessionState."""
 
     def __init__(self, bank, interviewer, grader, recorder: Recorder | None = None,
-                 settings: Settings | None = None):
+                 settings: Settings | None = None, background_grading: bool = False):
         self.bank = bank
         self.interviewer = interviewer
         self.grader = grader
         self.recorder: Recorder = recorder if recorder is not None else NullRecorder()
         self.max_answer_chars = settings.max_answer_chars if settings is not None else 4000
+        self.price_per_mtok = settings.price_per_mtok if settings is not None else None
+        self._usage_lock = threading.Lock()
+        self.background_grading = background_grading
+        self._grading: dict[tuple[str, str], Future] = {}   # (session id, question id) -> its grade
+        self._grading_lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        # Grades mostly wait on the model: as many at once as the app serves events.
+        self._pool_size = max(4, settings.concurrency if settings is not None else 8)
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -271,7 +299,7 @@ class InterviewEngine:
         qid = state.current_id
         yield self._turn(state, "candidate", "end", "/end", qid)
         record = state.records[qid]
-        if record.answers and record.grade is None:
+        if record.answers and record.grade is None and not record.grade_pending:
             yield from self._grade_current(state)
         yield from self._finish(state)
 
@@ -306,11 +334,13 @@ class InterviewEngine:
             session_id=state.id,
             overall=mean([r.grade.total for r in graded]) if graded else None,
             graded=len(graded), not_graded=len(not_graded),
+            pending=sum(1 for r in asked if r.grade_pending and r.grade is None),
             skipped=sum(1 for r in asked if r.skipped),
             by_topic=by_topic,
             by_criterion={k: mean(v) for k, v in sorted(crit_scores.items())},
             strongest=strongest[:5], weakest=weakest[:5],
             questions=asked,
+            usage=state.usage, cost=state.usage.cost(self.price_per_mtok), price_per_mtok=self.price_per_mtok,
         )
 
     # ----------------------------------------------------------------- internals
@@ -319,11 +349,43 @@ class InterviewEngine:
         limit = state.config.max_followups if state.config.followups else 0
         return state.followups_asked < limit
 
+    # ----------------------------------------------------------------- model usage
+
+    def _usage_recorder(self, state: SessionState, purpose: str, qid: str | None):
+        def add(usage: Usage) -> None:
+            call = CallUsage(purpose=purpose, question_id=qid, prompt_tokens=usage.prompt_tokens,
+                             completion_tokens=usage.completion_tokens, reasoning_tokens=usage.reasoning_tokens)
+            with self._usage_lock:  # a background grade may add at the same time as a question
+                state.usage.calls.append(call)
+        return add
+
+    def _metered(self, state: SessionState, stream, purpose: str, qid: str | None):
+        """The interviewer's stream, with every model call it makes added to the session's usage.
+        The listener is set only while the stream runs (never across a yield to the caller)."""
+        it = iter(stream)
+        record = self._usage_recorder(state, purpose, qid)
+        while True:
+            token = usage_listener.set(record)
+            try:
+                chunk = next(it)
+            except StopIteration:
+                return
+            finally:
+                usage_listener.reset(token)
+            yield chunk
+
+    def _grade_metered(self, state: SessionState, card: QuestionCard, answer: str, language: str) -> Grade:
+        token = usage_listener.set(self._usage_recorder(state, "grade", card.id))
+        try:
+            return self.grade_answer(card, answer, language)
+        finally:
+            usage_listener.reset(token)
+
     def _ask_current(self, state: SessionState) -> Iterator[Event]:
         qid = state.current_id
         card = self.bank.get(qid)
-        stream = self.interviewer.ask(card, index=state.current, total=len(state.plan),
-                                      language=state.config.language)
+        stream = self._metered(state, self.interviewer.ask(card, index=state.current, total=len(state.plan),
+                                                           language=state.config.language), "question", qid)
         text = yield from self._stream(state, stream, qid)
         state.records[qid].asked = text
         yield self._turn(state, "interviewer", "question", text, qid)
@@ -332,9 +394,9 @@ class InterviewEngine:
                       missing: list[str]) -> Iterator[Event]:
         qid = card.id
         record = state.records[qid]
-        stream = self.interviewer.followup(card, key_points=key_points, answers=list(record.answers),
-                                           missing=missing, language=state.config.language,
-                                           asked=list(record.followups))
+        stream = self._metered(state, self.interviewer.followup(
+            card, key_points=key_points, answers=list(record.answers), missing=missing,
+            language=state.config.language, asked=list(record.followups)), "followup", qid)
         text = yield from self._stream(state, stream, qid)
         record.followups.append(text)
         state.followups_asked += 1
@@ -354,13 +416,76 @@ class InterviewEngine:
                 yield Event(type="delta", delta=chunk, question_id=qid)
         return "".join(parts).strip()
 
+    # ----------------------------------------------------------------- background grading
+
+    def _submit_grade(self, state: SessionState, qid: str) -> Future:
+        """Grade a pending answer in the pool (once per session and question)."""
+        key = (state.id, qid)
+        with self._grading_lock:
+            future = self._grading.get(key)
+            if future is not None:
+                return future
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=self._pool_size, thread_name_prefix="mianshi-grade")
+            future = self._grading[key] = self._pool.submit(self._grade_pending, state, qid)
+        return future
+
+    def _grade_pending(self, state: SessionState, qid: str) -> Grade:
+        record = state.records[qid]
+        answer = "\n\n".join(record.answers)
+        try:
+            grade = self._grade_metered(state, self.bank.get(qid), answer, state.config.language)
+            try:
+                self.recorder.record_grade(state.id, qid, grade, answer)  # on disk before it is shown
+            except Exception:  # the store is unavailable: the grade is still shown and kept in the state
+                log.exception("could not store the grade of %s in session %s", qid, state.id)
+            record.grade = grade
+            record.grade_pending = False
+            return grade
+        finally:
+            with self._grading_lock:
+                self._grading.pop((state.id, qid), None)
+
+    def pending_grades(self, state: SessionState) -> list[str]:
+        """Question ids of this session whose answers are being graded."""
+        return [qid for qid in state.plan if state.records[qid].grade_pending and state.records[qid].grade is None]
+
+    def ensure_grading(self, state: SessionState) -> int:
+        """Start the pending grades no thread is working on (after a resume); returns how many are pending."""
+        pending = self.pending_grades(state)
+        for qid in pending:
+            self._submit_grade(state, qid)
+        return len(pending)
+
+    def wait_grades(self, state: SessionState, timeout: float | None = None) -> int:
+        """Wait (at most `timeout` seconds) until this session's pending grades are done.
+        Returns how many are still pending."""
+        if not self.ensure_grading(state):
+            return 0
+        with self._grading_lock:
+            futures = {qid: f for (sid, qid), f in self._grading.items() if sid == state.id}
+        wait_futures(list(futures.values()), timeout=timeout)
+        for qid, future in futures.items():
+            # The grade was made on the copy of the state it was started with; this one may be
+            # another copy of the same session (resumed from the store or the browser meanwhile).
+            record = state.records[qid]
+            if future.done() and not future.exception() and record.grade is None:
+                record.grade, record.grade_pending = future.result(), False
+        return len(self.pending_grades(state))
+
     def _grade_current(self, state: SessionState) -> Iterator[Event]:
         qid = state.current_id
         record = state.records[qid]
+        if self.background_grading:
+            # The next question is asked at once; the grade follows (see wait_grades).
+            record.grade_pending = True
+            self._submit_grade(state, qid)
+            yield Event(type="grading", question_id=qid)
+            return
         card = self.bank.get(qid)
         answer = "\n\n".join(record.answers)
         lang = state.config.language
-        grade = self.grade_answer(card, answer, lang)
+        grade = self._grade_metered(state, card, answer, lang)
         record.grade = grade
         self.recorder.record_grade(state.id, qid, grade, answer)
         if grade.provenance.fallback_reason:

@@ -5,7 +5,7 @@ The model returns per-criterion scores (0-10, with reasons) and per-key-point st
 total is computed here by rubric.weighted_total, never taken from the model.
 
 Structured output differs between providers, so modes are tried in order and the first one
-the endpoint accepts is remembered for this grader instance:
+the endpoint accepts is remembered per endpoint and model in the data dir (llm/capabilities.py):
 json_schema (response_format with our schema) -> json_mode (response_format json_object) ->
 text (JSON parsed out of a plain reply). The mode used is recorded in provenance.structured_mode.
 """
@@ -36,6 +36,7 @@ GRADER_VERSION = "llm-1"
 PROMPT_FILE = "grade.v2.md"
 MODES: tuple[str, ...] = ("json_schema", "json_mode", "text")
 FENCE = "candidate_answer"
+GRADE_MAX_TOKENS = 2048  # a grade is ~300-600 tokens of JSON; the cap bounds a runaway reply's cost
 
 
 class CriterionOut(BaseModel):
@@ -78,7 +79,9 @@ class LLMGrader:
         self.fallback = fallback  # an offline Grader, used (and labelled) when the model fails
         self.prompt = load_prompt(prompt_file)
         self.label = f"LLM grader: {client.model} @ {client.endpoint_host}"
-        self._modes = list(MODES)          # shrinks as the endpoint rejects modes
+        caps = getattr(client, "capabilities", None)
+        rejected = caps.rejected_modes if caps is not None else []
+        self._modes = [m for m in MODES if m not in rejected] or [MODES[-1]]  # shrinks as modes are rejected
         self._modes_lock = threading.Lock()
 
     @classmethod
@@ -94,7 +97,7 @@ class LLMGrader:
 
                 embedder = Embedder()  # loads its model lazily: free unless a fallback happens
             fallback = OfflineGrader(embedder)
-        client = ChatClient(settings, temperature=0.0, retry=retry, timeout=timeout)
+        client = ChatClient(settings, temperature=0.0, retry=retry, timeout=timeout, max_tokens=GRADE_MAX_TOKENS)
         return cls(client, cache=GradeCache(settings.llm_cache_path) if cache else None, fallback=fallback)
 
     # ----------------------------------------------------------------- grading
@@ -174,6 +177,9 @@ class LLMGrader:
                 with self._modes_lock:
                     if mode in self._modes and len(self._modes) > 1:
                         self._modes.remove(mode)
+                        caps = getattr(self.client, "capabilities", None)
+                        if caps is not None:
+                            caps.reject_mode(mode)
         raise LLMError("no structured output mode accepted (" + "; ".join(rejected) + ")")
 
     # ----------------------------------------------------------------- labels

@@ -38,8 +38,12 @@ def build_app(settings: service.Settings, services: service.Services | None = No
                              secret=service.browser_secret(settings))
         st = gr.State(None)
         gr.HTML('<h2 style="margin:0">Mianshi 面试 · mock interviewer</h2>')
-        gr.HTML(f'<div>{esc(settings.describe_interviewer())} · '
-                f'{len(services.bank.cards())} questions</div>', elem_id="status-line")
+        with gr.Row(equal_height=True):
+            gr.HTML(f'<div>{esc(settings.describe_interviewer())} · '
+                    f'{len(services.bank.cards())} questions</div>', elem_id="status-line")
+            check_btn = gr.Button("检查模型 Check the model", size="sm", scale=0, min_width=160,
+                                  elem_id="check-model", visible=settings.use_llm)
+        check_out = gr.HTML("", elem_id="check-result")
 
         with gr.Tab("面试 Interview", id="tab-interview"):
             with gr.Accordion("开始新面试 / New interview", open=True, elem_id="start-screen"):
@@ -86,15 +90,31 @@ def build_app(settings: service.Settings, services: service.Services | None = No
                         api_name="start", **common)
         # The answer box is cleared by the view of an accepted answer (a failed one keeps it).
         # No submit-on-Enter: answers are often several paragraphs, Enter must make a new line.
-        send_btn.click(ui.answer, [answer_in, bs, st], api_name="answer", **raw)
-        skip_btn.click(ui.skip, [bs, st], api_name="skip", **raw)
-        repeat_btn.click(ui.repeat, [bs, st], api_name="repeat", **raw)
-        end_btn.click(ui.end, [bs, st], api_name="end", **raw)
-        demo.load(ui.on_load, [bs], outputs, api_name="resume", postprocess=False, preprocess=False)
+        events = [send_btn.click(ui.answer, [answer_in, bs, st], api_name="answer", **raw),
+                  skip_btn.click(ui.skip, [bs, st], api_name="skip", **raw),
+                  repeat_btn.click(ui.repeat, [bs, st], api_name="repeat", **raw),
+                  end_btn.click(ui.end, [bs, st], api_name="end", **raw),
+                  demo.load(ui.on_load, [bs], outputs, api_name="resume", postprocess=False, preprocess=False)]
+        if getattr(services.engine, "background_grading", False):
+            # Grades arrive after the action that asked for them (the next question streams
+            # meanwhile): each action is followed by a wait for its session's grades. Over the
+            # API: call /grades after /answer, /skip, /end or /resume.
+            for i, event in enumerate(events):
+                event.then(ui.grades, [bs, st], api_name="grades" if i == 0 else None,
+                           api_visibility="public" if i == 0 else "private", **raw)
         report.change(ui.downloads, [bs, st], [report_md, report_json], api_name="downloads")
+
+        check_btn.click(lambda: check_model_html(settings), None, check_out, api_name="check_model",
+                        concurrency_limit=2)
 
         review.wire(demo, bs, review_tab)
     return demo
+
+
+def check_model_html(settings: service.Settings) -> str:
+    """The connection check's result for the status line (one tiny request; the key never shown)."""
+    result = service.check_model(settings)
+    return render.check_html(result)
 
 
 def launch_kwargs() -> dict:
@@ -107,7 +127,7 @@ def build_demo(settings: service.Settings | None = None) -> gr.Blocks:
     one line that says what to change."""
     settings = settings or service.Settings.from_env()
     try:
-        services = service.build_services(settings)
+        services = service.build_services(settings, background_grading=settings.background_grading)
     except service.DataDirError as exc:
         raise SystemExit(f"Mianshi cannot start: {exc}") from None
     demo = build_app(settings, services)

@@ -18,6 +18,7 @@ from interviewer.models import SessionConfig
 from interviewer.ui import render, streaming
 
 ALL = "全部 / all"
+GRADE_WAIT = 900.0  # seconds a view waits for background grades (each is bounded by the grader's retries)
 LANGUAGES = [("中文", "zh"), ("English", "en")]
 
 
@@ -89,6 +90,9 @@ class InterviewUI:
         cards = []
         for i, qid in enumerate(state.plan):
             rec = state.records.get(qid)
+            if rec is not None and rec.grade is None and rec.grade_pending:
+                cards.append(render.pending_card_html(qid, rec.asked, lang, index=i + 1))
+                continue
             if rec is None or (rec.grade is None and not rec.skipped):
                 continue
             truncated = any(t.truncated for t in state.turns if t.question_id == qid and t.role == "candidate")
@@ -103,7 +107,10 @@ class InterviewUI:
         """The report's HTML once the session is finished, else ""."""
         if state is None or getattr(state.phase, "value", state.phase) != "finished":
             return ""
-        return render.report_html(self.engine.report(state), self._lang(state))
+        report = self.engine.report(state)
+        if report.pending:  # never a partial total as if it were final
+            return render.report_pending_html(report.pending, self._lang(state))
+        return render.report_html(report, self._lang(state))
 
     def downloads(self, bs, st):
         """The Markdown and JSON downloads of this browser's session once it is finished (run
@@ -111,6 +118,8 @@ class InterviewUI:
         state = self.resolve(st, _browser(bs))
         if state is None or getattr(state.phase, "value", state.phase) != "finished":
             return None, None
+        if self.engine.wait_grades(state, timeout=GRADE_WAIT):
+            return None, None  # still grading: the exports come with the complete report
         md, js = self.export_files(state)
         return gr.update(value=md, visible=bool(md)), gr.update(value=js, visible=bool(js))
 
@@ -165,6 +174,9 @@ class InterviewUI:
         before_request = service.before_model_request
 
         eager = self.settings.use_llm
+        # With grading in the background, the next question is what the candidate waits for: its
+        # first piece is shown at once instead of after one stream interval.
+        first_now = getattr(self.engine, "background_grading", False)
         pending = ""
         shown = False
         last = 0.0
@@ -186,7 +198,7 @@ class InterviewUI:
                     continue
                 due = False
                 if ev.type == "delta" and ev.delta:
-                    if not pending:
+                    if not pending and not first_now:
                         # The first piece waits one interval too: a reply that arrives all at
                         # once then goes out with the final view instead of a preview just before it.
                         last = time.monotonic()
@@ -283,6 +295,21 @@ class InterviewUI:
     async def end(self, bs, st):
         async for out in streaming.serve(self._act_job, "end", bs, st):
             yield out
+
+    async def grades(self, bs, st):
+        """After an action: wait for this session's background grades, then the view with their
+        cards (and the report, if it was waiting for them). Holds no lock: the candidate may
+        answer the next question meanwhile."""
+        async for out in streaming.serve(self._grades_job, bs, st):
+            yield out
+
+    def _grades_job(self, bs, st, publish):
+        bs = _browser(bs)
+        state = self.resolve(st, bs)
+        if state is None or not self.engine.pending_grades(state):
+            return self.view(state, bs, controls=False)
+        self.engine.wait_grades(state, timeout=GRADE_WAIT)
+        return self.view(state, bs, controls=False)
 
     # ------------------------------------------------------------------ progress
     def mastery(self, owner: str | None) -> pd.DataFrame:

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from interviewer.models import Grade, KeyPointStatus, QuestionCard, Turn
+from interviewer.models import Grade, KeyPointStatus, QuestionCard, TokenUsage, Turn
 from interviewer.service import criterion_name
 
 
@@ -261,6 +261,21 @@ def grade_card_html(question_id: str, asked: str, answers: list[str], grade: Gra
 
 # --------------------------------------------------------------------------- report
 
+def pending_card_html(question_id: str, asked: str, language: str = "zh", index: int | None = None) -> str:
+    """The place of a grade that is being worked on in the background."""
+    label = "评分中…" if language == "zh" else "grading…"
+    head = f"第 {index} 题" if language == "zh" and index else f"Question {index}" if index else ""
+    return (f'<div class="ms-card ms-pending" data-question="{esc(question_id)}"><b>{esc(head)}</b> '
+            f'<span class="ms-meta">{esc(label)}</span><div class="ms-meta">{esc(chat_text(asked))}</div></div>')
+
+
+def report_pending_html(pending: int, language: str = "zh") -> str:
+    """The report's place while answers are still being graded: no total until every grade is in."""
+    text = (f"正在评分 {pending} 个回答…… 报告在全部评分完成后显示。" if language == "zh"
+            else f"grading {pending} answer{'s' if pending != 1 else ''}… the report follows when every grade is in.")
+    return f'<div class="ms-card ms-report ms-report-pending">{esc(text)}</div>'
+
+
 def bars_html(values: dict[str, float], css_class: str, language: str = "zh") -> str:
     if not values:
         return f'<div class="ms-meta">{esc(_t(language)["none"])}</div>'
@@ -289,8 +304,18 @@ def report_html(report: Any, language: str = "zh") -> str:
         f'<div><b>{esc(t["by_criterion"])}</b>{bars_html(by_criterion, "ms-crit", language)}</div></div>'
         f'<div class="ms-pair"><div><b>{esc(t["strongest"])}</b><ul class="ms-strong">{strongest}</ul></div>'
         f'<div><b>{esc(t["weakest"])}</b><ul class="ms-weak">{weakest}</ul></div></div>'
-        '</div>'
+        + usage_html(getattr(report, "usage", None), getattr(report, "price_per_mtok", None), language)
+        + '</div>'
     )
+
+
+def usage_html(usage: Any, price_per_mtok: tuple[float, float] | None, language: str = "zh") -> str:
+    """The session's model tokens (and cost, with prices set) as one line; "" when no model was used."""
+    if usage is None:
+        return ""
+    usage = usage if isinstance(usage, TokenUsage) else TokenUsage.model_validate(usage)
+    line = usage.line(price_per_mtok, language)
+    return f'<div class="ms-meta ms-usage">{esc(line)}</div>' if line else ""
 
 
 def transcript_html(turns: Iterable[Turn], language: str = "zh") -> str:
@@ -304,3 +329,10 @@ def transcript_html(turns: Iterable[Turn], language: str = "zh") -> str:
         rows.append(f'<div class="ms-turn ms-turn-{esc(turn.role)}"><b>{esc(who.get(turn.role, turn.role))}</b>: '
                     f'{esc(turn.text)}{cut}</div>')
     return "".join(rows)
+
+
+def check_html(result: Any) -> str:
+    """The model check (service.check_model) as one line under the status line."""
+    css = "ms-check-ok" if result.ok else "ms-check-failed"
+    return (f'<div class="{css}" id="check-model-result">'
+            + " · ".join(esc(line) for line in result.lines()) + "</div>")

@@ -73,6 +73,9 @@ class ReviewUI:
         language = (record.config or {}).get("language", "zh")
         parts = [f'<div class="ms-meta">{esc(_dt(record.created_at))} · {esc(record.interviewer_label)} · '
                  f'{esc(record.grader_label)} · session {esc(record.id)}</div>']
+        usage = render.usage_html((record.state or {}).get("usage"), self.s.settings.price_per_mtok, language)
+        if usage:
+            parts.append(usage)
         session_turns = [t for t in record.turns if t.question_id is None]
         parts.append(render.transcript_html(session_turns, language))
         for i, q in enumerate(record.questions()):
