@@ -33,7 +33,7 @@ from typing import Any
 from interviewer.config import Settings
 from interviewer.models import Grade, Turn, utcnow
 from interviewer.store.connection import SharedConnection
-from interviewer.store.errors import SessionExists, SessionNotFound, StoreUnavailable, _unavailable
+from interviewer.store.errors import SessionExists, SessionMovedOn, SessionNotFound, StoreUnavailable, _unavailable
 from interviewer.store.privacy import Scrubber
 from interviewer.store.records import SessionRecord, SessionStatus, SessionSummary, StoredGrade, resolve_topics
 from interviewer.store.schema import SCHEMA_VERSION, migrate
@@ -242,22 +242,34 @@ class TranscriptStore:
             )
 
     def record_turn(self, turn: Turn) -> None:
-        """Write one turn now (upsert on (session_id, index))."""
+        """Append one turn now. Turns are never overwritten: the same turn again is a no-op, and a
+        different turn at a stored index raises SessionMovedOn (another tab or process got there
+        first; its turn stays)."""
         text = self.scrubber.text(turn.text)
         with self._write() as conn:
             self._ensure_session(conn, turn.session_id)
-            conn.execute(
+            cur = conn.execute(
                 """
                 INSERT INTO turns (session_id, idx, question_id, role, kind, text, truncated, created_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(session_id, idx) DO UPDATE SET
-                    question_id = excluded.question_id, role = excluded.role, kind = excluded.kind,
-                    text = excluded.text, truncated = excluded.truncated
+                ON CONFLICT(session_id, idx) DO NOTHING
                 """,
                 (turn.session_id, turn.index, turn.question_id, turn.role, turn.kind, text,
                  int(turn.truncated), _ts(turn.created_at)),
             )
+            if cur.rowcount == 0:
+                row = conn.execute("SELECT question_id, role, kind, text FROM turns WHERE session_id = ? AND idx = ?",
+                                   (turn.session_id, turn.index)).fetchone()
+                if tuple(row) != (turn.question_id, turn.role, turn.kind, text):
+                    raise SessionMovedOn(f"turn {turn.index} of session {turn.session_id} is already stored with "
+                                         "other content: the session moved on elsewhere; nothing was overwritten")
+                return
             conn.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (_ts(), turn.session_id))
+
+    def turn_count(self, session_id: str) -> int:
+        """How many turns of a session are stored: a tab whose copy has fewer is behind."""
+        with self._read() as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM turns WHERE session_id = ?", (session_id,)).fetchone()[0])
 
     def record_grade(self, session_id: str, question_id: str, grade: Grade, answer: str) -> None:
         """Store a grade as the question's current one; earlier grades stay, superseded."""
