@@ -185,8 +185,9 @@ def import_json(store: TranscriptStore, data: dict | str | bytes, owner: str = "
 
     The file's id is kept when it is free and a plain id (letters, digits, - and _, at most 64),
     otherwise the session gets a new id (turns, grades and the snapshot are rewritten to it): an
-    id from a file must not carry a path, control characters or escapes into the store. The session belongs to ``owner`` (the importing
-    browser; "" from the command line), since files carry no owner.
+    id from a file must not carry a path, control characters or escapes into the store. The
+    session belongs to ``owner`` (the importing browser; "" from the command line), since files
+    carry no owner.
     """
     export = parse_export(data)
     s = export.session

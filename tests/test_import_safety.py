@@ -18,6 +18,7 @@ from interviewer.service import ImportRefused, Services
 from interviewer.store import TranscriptStore
 from tests.test_export import cli, fill
 
+
 def valid_session_id(value: str) -> bool:
     return re.fullmatch(r"[A-Za-z0-9_-]{1,64}", value) is not None
 
