@@ -371,8 +371,8 @@ def build_services(settings: Settings, *, offline: bool = False, embedder=None,
     from interviewer.store import TranscriptStore
 
     check_data_dir(settings)
-    embedder = embedder or Embedder()
-    bank = QuestionBank.open(settings, embedder=embedder)
+    # The store first: a damaged transcript file stops the start at once, before the bank's work.
+    bank = None
     store, store_error = None, None
     try:
         store = TranscriptStore.from_settings(settings, card_topics=lambda cid: bank.get(cid).topics)
@@ -380,6 +380,8 @@ def build_services(settings: Settings, *, offline: bool = False, embedder=None,
         if require_store:
             raise
         store_error = f"{type(exc).__name__}: {exc}"  # practice goes on; the caller says it is not saved
+    embedder = embedder or Embedder()
+    bank = QuestionBank.open(settings, embedder=embedder)
     engine = build_engine(settings, bank, embedder=embedder, recorder=store, offline=offline)
     return Services(settings=settings, bank=bank, engine=engine, grader=engine.grader, store=store,
                     embedder=embedder, store_error=store_error, served_dir=fresh_served_dir(settings))

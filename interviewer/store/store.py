@@ -66,6 +66,41 @@ def _status_of(session: Mapping[str, Any]) -> SessionStatus:
 
 
 
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def check_file(path: Path) -> None:
+    """Refuse a database file that is cut short, before SQLite touches it.
+
+    SQLite takes a 0-byte file for a new, empty database and would write a fresh schema over what
+    was lost (and set the write-ahead log's transactions aside); a file cut in the middle fails
+    later with a traceback. Both are refused here in one line, and the file is left as it is.
+    """
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return  # a new store
+    except OSError:
+        return  # unreadable: connecting says why
+    restore = ("nothing was changed; restore it from a backup, or move it (and any -wal file beside it) "
+               "away to start with an empty store")
+    if size == 0:
+        raise StoreUnavailable(f"the transcript store {path} is empty (0 bytes): it was truncated or not "
+                               f"fully copied; {restore}")
+    with open(path, "rb") as f:
+        header = f.read(100)
+    if len(header) < 100 or not header.startswith(SQLITE_HEADER):
+        raise StoreUnavailable(f"the transcript store {path} is not an SQLite database (damaged or cut "
+                               f"short); {restore}")
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    # The page count in the header is valid when its change counter matches (SQLite >= 3.7.0).
+    if pages and header[24:28] == header[92:96] and size < pages * page_size:
+        raise StoreUnavailable(f"the transcript store {path} is truncated ({size} of {pages * page_size} "
+                               f"bytes); {restore}")
+
+
 class TranscriptStore:
     """SQLite transcript store. Implements the engine's ``Recorder`` protocol.
 
@@ -91,6 +126,7 @@ class TranscriptStore:
         # One connection does all of this process's writes (see SharedConnection); opened now and
         # held, it also keeps the WAL, whose deletion on every close made each write checkpoint.
         self._writer = SharedConnection(self._open_connection)
+        check_file(self.path)
         if not readonly:
             self._initialise()
             try:
