@@ -181,9 +181,9 @@ class Services:
         if unknown:
             raise UnusableState(f"the interview kept in this browser asks about a question this app does not have "
                                 f"({unknown[0][:60]!r}); start a new one")
-        try:
+        try:  # pydantic refuses to write a lone surrogate (a ValueError); SQLite could not store it
             state.model_dump_json().encode("utf-8")
-        except UnicodeEncodeError:
+        except (UnicodeEncodeError, ValueError):
             raise UnusableState("the interview kept in this browser holds text that is not valid Unicode "
                                 "(a lone surrogate); start a new one") from None
         return state

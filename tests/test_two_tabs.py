@@ -150,3 +150,51 @@ def test_two_tabs_in_the_browser(server, tmp_path):
     answers = [t.text for t in rec.turns if t.role == "candidate" and t.kind == "answer"]
     assert [a[:4] for a in answers] == ["TAB1", "TAB2"]
     assert [g.answer[:4] for g in rec.current_grades().values()] == ["TAB1", "TAB2"]
+
+
+# --------------------------------------------------------------------------- forged state
+
+def forged(bank, card_id: str, asked: str = "") -> dict:
+    owner = new_browser()["browser_id"]
+    state = {"id": "forged-session-1", "owner": owner,
+             "config": {"topics": [], "sections": [], "n_questions": 1, "followups": False, "language": "zh"},
+             "plan": [card_id], "current": 0, "phase": "awaiting_answer",
+             "records": {card_id: {"card_id": card_id, "asked": asked}}}
+    return {"browser_id": owner, "session_id": state["id"], "state": state}
+
+
+def raw_call(url: str, api: str, *args) -> dict:
+    """One call over the HTTP API with the JSON written by hand: a lone surrogate goes out as the
+    escape \\ud800, as a browser's JSON may carry it (gradio_client cannot encode it at all)."""
+    import json
+
+    import httpx
+
+    from interviewer.bench.common import VIEW
+
+    with httpx.Client(base_url=url, timeout=120) as http:
+        body = json.dumps({"data": list(args), "session_hash": "forged"}).encode("ascii")
+        event_id = http.post(f"/gradio_api/call/{api}", content=body,
+                             headers={"content-type": "application/json"}).json()["event_id"]
+        event = None
+        with http.stream("GET", f"/gradio_api/call/{api}/{event_id}") as stream:
+            for line in stream.iter_lines():
+                if line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("data:") and event in ("complete", "error"):
+                    assert event == "complete", line
+                    values = json.loads(line[5:])
+                    return dict(zip(VIEW, [v for v in values if v is not None][:6] + [values[-1]]))
+    raise AssertionError("no result")
+
+
+@pytest.mark.parametrize("case", ["unknown card", "lone surrogate"])
+def test_a_forged_state_gets_a_clear_message(server, bank, case):
+    card = bank.cards()[0].id
+    bs = forged(bank, "no-such-doc:999") if case == "unknown card" else forged(bank, card, asked="题目 \ud800 x")
+    for api, args in (("resume", (bs,)), ("answer", ("一个回答", bs))):
+        v = raw_call(server.url, api, *args)
+        said = " ".join(texts(v["chat"]))
+        assert "start a new one" in said, (api, said)
+        assert "Traceback" not in said and "Error" not in said and "\ud800" not in said
+        assert v["browser"]["session_id"] is None
