@@ -151,9 +151,8 @@ class Services:
             try:
                 state = self.load_session(session_id, owner)
                 if state is not None:
-                    for _ in self.engine.settle(state):
-                        pass
-                    self.save(state)
+                    if list(self.engine.settle(state)):  # something was finished: keep the snapshot in step
+                        self.save(state)
                     return state
                 if self.store.exists(session_id):
                     return None
