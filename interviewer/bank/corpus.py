@@ -58,14 +58,24 @@ def _garbled(text: str) -> bool:
     return bad > max(2, len(text) // 50)
 
 
+def _utf16(data: bytes) -> str | None:
+    """The text of UTF-16 with a byte-order mark; None when there is no mark, or bytes that merely
+    start like one do not decode to text."""
+    if not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return None
+    try:
+        text = data.decode("utf-16")
+    except UnicodeDecodeError:
+        return None
+    return None if _garbled(text) else text
+
+
 def decode(data: bytes) -> tuple[str, str]:
     """(text, encoding). UTF-16 with a byte-order mark (Windows' Notepad "Unicode"), else UTF-8
     (with or without BOM) first, GB18030 (a superset of GBK) second."""
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
-            return data.decode("utf-16"), "utf-16"
-        except UnicodeDecodeError as exc:
-            raise CorpusError(f"not valid UTF-16 text (bad bytes at offset {exc.start})") from None
+    text = _utf16(data)
+    if text is not None:
+        return text, "utf-16"
     try:
         return data.decode("utf-8-sig"), "utf-8"
     except UnicodeDecodeError:
@@ -95,9 +105,8 @@ def read_document(path: Path, max_bytes: int = MAX_BYTES) -> Document:
         data = path.read_bytes()
     except OSError as exc:
         raise CorpusError(f"cannot read: {exc.strerror or exc}") from None
-    # UTF-16 is full of NUL bytes: decoded before the binary check, which would refuse it.
-    utf16 = data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
-    if not utf16 and _looks_binary(data):
+    # UTF-16 is full of NUL bytes: recognised before the binary check, which would refuse it.
+    if _utf16(data) is None and _looks_binary(data):
         raise CorpusError("binary file, not text")
     text, encoding = decode(data)
     text = text.replace("\r\n", "\n").replace("\r", "\n")

@@ -84,13 +84,20 @@ def check_file(path: Path) -> None:
         return  # unreadable: connecting says why
     restore = ("nothing was changed; restore it from a backup, or move it (and any -wal file beside it) "
                "away to start with an empty store")
+    if size == 0 and not Path(f"{path}-wal").exists():
+        # Another process may be creating the store this instant (SQLite writes the header just
+        # after the file appears): give it a moment before calling the file truncated.
+        deadline = time.monotonic() + 2.0
+        while size == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+            size = path.stat().st_size
     if size == 0:
         raise StoreUnavailable(f"the transcript store {path} is empty (0 bytes): it was truncated or not "
                                f"fully copied; {restore}")
     with open(path, "rb") as f:
         header = f.read(100)
     if len(header) < 100 or not header.startswith(SQLITE_HEADER):
-        raise StoreUnavailable(f"the transcript store {path} is not an SQLite database (damaged or cut "
+        raise StoreUnavailable(f"the transcript store {path} is not a valid database file (damaged or cut "
                                f"short); {restore}")
     page_size = int.from_bytes(header[16:18], "big")
     page_size = 65536 if page_size == 1 else page_size
