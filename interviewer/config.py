@@ -118,6 +118,11 @@ class Settings(BaseModel):
         return self.data_dir / "mianshi.sqlite3"
 
     @property
+    def served_dir(self) -> Path:
+        """The only directory the app serves files from (exports, uploads, Gradio's cache)."""
+        return self.data_dir / "served"
+
+    @property
     def llm_cache_path(self) -> Path:
         return self.data_dir / "llm_cache.sqlite3"
 

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from interviewer.grading.rubric import criterion_name
 from interviewer.models import KeyPointStatus, SessionConfig, TokenUsage, Turn, utcnow
+from interviewer.safe_names import valid_session_id
 from interviewer.store import (
     GradeRecord,
     Scrubber,
@@ -35,6 +36,9 @@ from interviewer.store import (
 FORMAT = "mianshi-session"
 FORMAT_VERSION = 1
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
+# An export nests about 8 levels deep; far deeper is not one, and Python's parser and validators
+# recurse (a 400 KB `[[[...]]]` ended in RecursionError).
+MAX_DEPTH = 64
 
 
 class InvalidExport(ValueError):
@@ -154,6 +158,10 @@ def parse_export(data: dict | str | bytes) -> ExportFile:
         except json.JSONDecodeError as exc:
             raise InvalidExport(f"not a Mianshi session file: invalid JSON at line {exc.lineno}, "
                                 f"column {exc.colno}: {exc.msg}") from exc
+        except RecursionError:
+            data = _TOO_DEEP
+    if data is _TOO_DEEP or _depth(data) > MAX_DEPTH:
+        raise InvalidExport(f"not a Mianshi session file: JSON nested more than {MAX_DEPTH} levels deep")
     if not isinstance(data, dict):
         raise InvalidExport("not a Mianshi session file: the top level must be a JSON object")
     if data.get("format") != FORMAT:
@@ -169,16 +177,34 @@ def parse_export(data: dict | str | bytes) -> ExportFile:
         raise InvalidExport("invalid Mianshi session file: " + "; ".join(problems) + more) from exc
 
 
+_TOO_DEEP = object()  # what the parser's RecursionError leaves
+
+
+def _depth(value: Any) -> int:
+    """How deep lists and objects nest in parsed JSON, counted without recursing."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (list, dict)):
+            deepest = max(deepest, depth)
+            if deepest > MAX_DEPTH:
+                return deepest
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
 def import_json(store: TranscriptStore, data: dict | str | bytes, owner: str = "") -> str:
     """Restore an exported session for review; return its id in this store.
 
-    The file's id is kept when it is free, otherwise the session gets a new id (turns, grades
-    and the snapshot are rewritten to it). The session belongs to ``owner`` (the importing
-    browser; "" from the command line), since files carry no owner.
+    The file's id is kept when it is free and a plain id (letters, digits, - and _, at most 64),
+    otherwise the session gets a new id (turns, grades and the snapshot are rewritten to it): an
+    id from a file must not carry a path, control characters or escapes into the store. The
+    session belongs to ``owner`` (the importing browser; "" from the command line), since files
+    carry no owner.
     """
     export = parse_export(data)
     s = export.session
-    wanted = s.id
+    wanted = s.id if valid_session_id(s.id) else uuid.uuid4().hex
     for attempt in range(3):
         sid = wanted if attempt == 0 else uuid.uuid4().hex
         state = None

@@ -18,6 +18,8 @@ import secrets
 import shutil
 import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,12 @@ from interviewer.config import Settings
 from interviewer.grading.rubric import criterion_name  # noqa: F401 (the UI names criteria through here)
 from interviewer.llm.client import before_request as before_model_request  # noqa: F401 (ui/streaming)
 from interviewer.models import QuestionCard, SessionConfig
+from interviewer.safe_names import file_stem, valid_session_id  # noqa: F401 (ui/review shows ids through it)
+from interviewer.session_locks import SessionLocks
+from interviewer.store.errors import SessionMovedOn, StoreError  # noqa: F401 (the UI catches them from here)
+
+# The largest file the app takes (an upload is refused by Gradio above it; the importer too).
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +64,11 @@ class ImportRefused(ValueError):
     """A file that is not a Mianshi JSON export, too large, or that the store could not take."""
 
 
+class UnusableState(ValueError):
+    """A session copy from a browser that cannot be played (forged or from another bank).
+    ``str(err)`` says why, in one line fit for the candidate."""
+
+
 @dataclass(frozen=True)
 class Services:
     settings: Settings
@@ -65,10 +78,17 @@ class Services:
     store: Any  # TranscriptStore (also the engine's recorder)
     embedder: Any = None  # the offline embedder shared by the bank and the offline grader
     store_error: str | None = None  # why there is no store (build_services(require_store=False))
-    # Where Markdown/JSON exports are written for download: this process's own temp dir,
-    # removed when it exits (sessions stay in the store; exports are rewritten on demand).
-    export_dir: Path = field(default_factory=lambda: _temp_dir("mianshi-exports-"))
+    # The one place files are served from: Gradio's cache (GRADIO_TEMP_DIR, set by the UI) with
+    # the exports inside it, so Gradio serves them where they are instead of copying them.
+    # build_services puts it under the data dir and empties it on start; deleting a session
+    # removes its files from here. Sessions stay in the store; exports are rewritten on demand.
+    served_dir: Path = field(default_factory=lambda: _temp_dir("mianshi-served-"))
+    locks: SessionLocks = field(default_factory=SessionLocks)
     _warm: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def export_dir(self) -> Path:
+        return self.served_dir / "exports"
 
     def warm_up_once(self) -> None:
         """Load the encoder and jieba in the background, once per process.
@@ -137,29 +157,67 @@ class Services:
     def resume(self, session_id: str, owner: str, browser_copy: dict | None = None):
         """The session to continue: the store's snapshot; the browser's own copy only when the
         store is unavailable or never saw the session (never for an id the store knows, or its
-        turns would be written into someone else's session). None when there is none."""
-        from interviewer.engine.session import SessionState
-        from interviewer.store import SessionNotFound, StoreError
+        turns would be written into someone else's session). None when there is none.
 
-        try:
-            state = self.load_session(session_id, owner)
-            if state is not None:
-                return state
-            if self.store.exists(session_id):
-                return None
-        except SessionNotFound:
-            if self.store.exists(session_id):
-                return None
-        except StoreError:
-            pass  # the store is unavailable: fall back to the copy kept in the browser
-        if browser_copy:
+        What a stopped process left half-done (an answer stored but not graded) is finished here.
+        UnusableState when the only copy is one this bank cannot play (forged, or another bank's)."""
+        from interviewer.store import SessionNotFound
+
+        with self.locks.hold(session_id):
             try:
-                state = SessionState.model_validate(browser_copy)
-            except ValueError:
-                return None
+                state = self.load_session(session_id, owner)
+                if state is not None:
+                    if list(self.engine.settle(state)):  # something was finished: keep the snapshot in step
+                        self.save(state)
+                    return state
+                if self.store.exists(session_id):
+                    return None
+            except SessionNotFound:
+                if self.store.exists(session_id):
+                    return None
+            except StoreError:
+                pass  # the store is unavailable: fall back to the copy kept in the browser
+        if browser_copy:
+            state = self.playable(browser_copy)
             if state.id == session_id and state.owner == owner:
                 return state
         return None
+
+    def playable(self, copy: dict):
+        """A browser's copy of a session as a SessionState, if this bank can play it; else
+        UnusableState with the reason (never a raw validation error)."""
+        from interviewer.engine.session import SessionState
+
+        try:
+            state = SessionState.model_validate(copy)
+        except ValueError as exc:
+            raise UnusableState("the interview kept in this browser is not a valid session; start a new one") from exc
+        unknown = [cid for cid in state.plan if self.card(cid) is None or cid not in state.records]
+        if unknown:
+            raise UnusableState(f"the interview kept in this browser asks about a question this app does not have "
+                                f"({unknown[0][:60]!r}); start a new one")
+        try:  # pydantic refuses to write a lone surrogate (a ValueError); SQLite could not store it
+            state.model_dump_json().encode("utf-8")
+        except (UnicodeEncodeError, ValueError):
+            raise UnusableState("the interview kept in this browser holds text that is not valid Unicode "
+                                "(a lone surrogate); start a new one") from None
+        return state
+
+    @contextmanager
+    def exclusive(self, state) -> Iterator[Any]:
+        """Hold the session's lock for one action; yields the state to act on.
+
+        That is the given copy when it is up to date, else the store's newer state: another tab
+        (or a second request of this one) acted first, and the caller must show it instead of
+        acting on a copy that is behind. Copies the store cannot check are taken as they are."""
+        with self.locks.hold(state.id):
+            newer = None
+            try:
+                if self.store is not None and self.store.turn_count(state.id) > len(state.turns):
+                    newer = self.load_session(state.id, state.owner)
+            except StoreError:
+                newer = None
+            yield newer if newer is not None else state
 
     def save(self, state) -> str | None:
         """Store the state after an action, so a reload resumes exactly there. Returns a warning
@@ -192,8 +250,8 @@ class Services:
 
     # ------------------------------------------------------------------ exports
     def write_exports(self, record) -> tuple[str, str]:
-        """Markdown and JSON files of a session in the process's export dir. One file per session
-        and format, replaced whole on each export, so exporting again does not pile up files."""
+        """Markdown and JSON files of a session in the export dir. One file per session and
+        format, replaced whole on each export, so exporting again does not pile up files."""
         from interviewer import export
         from interviewer.store import Scrubber
 
@@ -204,14 +262,32 @@ class Services:
         price = self.settings.price_per_mtok
         for suffix, text in (("md", export.to_markdown(record, scrubber, price_per_mtok=price)),
                              ("json", export.dumps_json(record, scrubber, price))):
-            path = out / f"mianshi-{record.id}.{suffix}"
+            path = out / f"{file_stem(record.id)}.{suffix}"
             # Written beside and renamed over: a download of the same session at the same moment
             # reads the old file or the new one, never half of one.
             with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=out, delete=False, suffix=".part") as tmp:
-                tmp.write(text)
+                try:
+                    tmp.write(text)
+                except BaseException:
+                    Path(tmp.name).unlink(missing_ok=True)
+                    raise
             os.replace(tmp.name, path)
             paths.append(str(path))
         return paths[0], paths[1]
+
+    def delete_session(self, session_id: str, owner: str | None) -> bool:
+        """Delete a session (for this owner) and every file of it the app serves. False if there was none."""
+        if not self.store.delete_session(session_id, owner=owner):
+            return False
+        self.remove_served_files(session_id)
+        return True
+
+    def remove_served_files(self, session_id: str) -> None:
+        """Every served copy of a session's exports: ours, and any Gradio made of them."""
+        stem = file_stem(session_id)
+        for pattern in (f"{stem}.*", f"*/{stem}.*"):
+            for path in self.served_dir.glob(pattern):
+                path.unlink(missing_ok=True)
 
     def export_files(self, session_id: str, owner: str | None) -> tuple[str | None, str | None]:
         """The export files of a session this owner may read (None, None if it may not)."""
@@ -231,12 +307,23 @@ class Services:
 
         try:
             size = Path(path).stat().st_size
-            if size > MAX_IMPORT_BYTES:
+            if size > min(MAX_IMPORT_BYTES, MAX_UPLOAD_BYTES):
                 raise InvalidExport(f"the file is {size / 2**20:.1f} MiB; an export is at most "
                                     f"{MAX_IMPORT_BYTES // 2**20} MiB")
             return import_json(self.store, Path(path).read_bytes(), owner=owner)
         except (InvalidExport, StoreError, OSError) as exc:
             raise ImportRefused(str(exc)) from exc
+        finally:
+            self.discard_upload(path)
+
+    def discard_upload(self, path: str | Path) -> None:
+        """An upload is read once: the copy Gradio kept in the served dir goes at once."""
+        path = Path(path)
+        try:
+            if path.resolve().is_relative_to(self.served_dir.resolve()):
+                path.unlink(missing_ok=True)
+        except OSError:
+            pass
 
     # ------------------------------------------------------------------ progress
     def history(self, owner: str):
@@ -254,6 +341,15 @@ class Services:
 def _temp_dir(prefix: str) -> Path:
     path = Path(tempfile.mkdtemp(prefix=prefix))
     atexit.register(shutil.rmtree, path, True)
+    return path
+
+
+def fresh_served_dir(settings: Settings) -> Path:
+    """The served dir under the data dir, emptied: what a killed process left there (exports,
+    uploads, Gradio's copies) is swept on start, since atexit never ran for it."""
+    path = settings.served_dir
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True, exist_ok=True)
     return path
 
 
@@ -292,8 +388,8 @@ def build_services(settings: Settings, *, offline: bool = False, embedder=None,
     from interviewer.store import TranscriptStore
 
     check_data_dir(settings)
-    embedder = embedder or Embedder()
-    bank = QuestionBank.open(settings, embedder=embedder)
+    # The store first: a damaged transcript file stops the start at once, before the bank's work.
+    bank = None
     store, store_error = None, None
     try:
         store = TranscriptStore.from_settings(settings, card_topics=lambda cid: bank.get(cid).topics)
@@ -301,10 +397,12 @@ def build_services(settings: Settings, *, offline: bool = False, embedder=None,
         if require_store:
             raise
         store_error = f"{type(exc).__name__}: {exc}"  # practice goes on; the caller says it is not saved
+    embedder = embedder or Embedder()
+    bank = QuestionBank.open(settings, embedder=embedder)
     engine = build_engine(settings, bank, embedder=embedder, recorder=store, offline=offline,
                           background_grading=background_grading and not offline)
     return Services(settings=settings, bank=bank, engine=engine, grader=engine.grader, store=store,
-                    embedder=embedder, store_error=store_error)
+                    embedder=embedder, store_error=store_error, served_dir=fresh_served_dir(settings))
 
 
 def check_model(settings: Settings):

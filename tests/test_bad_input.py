@@ -167,10 +167,13 @@ def test_garbage_browser_state_is_a_fresh_start_not_a_crash(app):
     c = client(app["url"])
     for junk in ({"browser_id": "x", "session_id": "nope", "state": {"id": "nope"}},
                  {"browser_id": "y", "session_id": "z", "state": "not a state"}):
+        # Nothing of it is used; the one message says so (issue 14: not a raw error, not silence).
         v = call(c, "/resume", junk)
-        assert v["chat"] == [] and v["browser"]["session_id"] is None
+        assert [m["content"][0]["text"] for m in v["chat"]] == [
+            "ⓘ the interview kept in this browser is not a valid session; start a new one"]
+        assert v["browser"]["session_id"] is None
         v = call(c, "/answer", "一个回答", junk)
-        assert v["chat"] == []
+        assert len(v["chat"]) == 1 and "start a new one" in v["chat"][0]["content"][0]["text"]
 
 
 def test_uploads_that_are_not_exports_are_refused_by_the_app_and_the_cli(app, tmp_path):

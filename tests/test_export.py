@@ -248,7 +248,7 @@ def test_app_exports_replace_their_files_instead_of_piling_up(store, tmp_path):
 
     fill(store)
     services = Services(settings=Settings.from_env({"MIANSHI_DATA_DIR": str(tmp_path)}), bank=None,
-                        engine=None, grader=None, store=store, export_dir=tmp_path / "exports")
+                        engine=None, grader=None, store=store, served_dir=tmp_path)
     record = store.get_session("sess-1")
     first = services.write_exports(record)
     second = services.write_exports(record)

@@ -81,11 +81,17 @@ def test_store_is_a_recorder_and_writes_each_event_immediately(store):
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
-def test_record_turn_is_idempotent_on_index_and_keeps_turns_before_the_session_row(store):
+def test_record_turn_appends_never_overwrites_and_keeps_turns_before_the_session_row(store):
+    from interviewer.store import SessionMovedOn
+
     store.record_turn(turn("early", 0, text="first"))
-    store.record_turn(turn("early", 0, text="first, edited"))
+    store.record_turn(turn("early", 0, text="first"))           # the same turn again: a no-op
+    # Issue 14: a stale tab's answer at a stored index used to replace the other tab's answer.
+    with pytest.raises(SessionMovedOn):
+        store.record_turn(turn("early", 0, text="TAB2 answer"))
     rec = store.get_session("early")
-    assert [t.text for t in rec.turns] == ["first, edited"]
+    assert [t.text for t in rec.turns] == ["first"]
+    assert store.turn_count("early") == 1
     # The session row arrives later: it fills in the owner and config without losing the turn.
     store.record_session(session_dict("early", owner="browser-z"))
     rec = store.get_session("early")

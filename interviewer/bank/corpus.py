@@ -6,6 +6,10 @@ of the corpus still ingests.
 
 from __future__ import annotations
 
+import codecs
+import errno
+import os
+import stat
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,8 +58,24 @@ def _garbled(text: str) -> bool:
     return bad > max(2, len(text) // 50)
 
 
+def _utf16(data: bytes) -> str | None:
+    """The text of UTF-16 with a byte-order mark; None when there is no mark, or bytes that merely
+    start like one do not decode to text."""
+    if not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return None
+    try:
+        text = data.decode("utf-16")
+    except UnicodeDecodeError:
+        return None
+    return None if _garbled(text) else text
+
+
 def decode(data: bytes) -> tuple[str, str]:
-    """(text, encoding). UTF-8 (with or without BOM) first, GB18030 (a superset of GBK) second."""
+    """(text, encoding). UTF-16 with a byte-order mark (Windows' Notepad "Unicode"), else UTF-8
+    (with or without BOM) first, GB18030 (a superset of GBK) second."""
+    text = _utf16(data)
+    if text is not None:
+        return text, "utf-16"
     try:
         return data.decode("utf-8-sig"), "utf-8"
     except UnicodeDecodeError:
@@ -85,13 +105,32 @@ def read_document(path: Path, max_bytes: int = MAX_BYTES) -> Document:
         data = path.read_bytes()
     except OSError as exc:
         raise CorpusError(f"cannot read: {exc.strerror or exc}") from None
-    if _looks_binary(data):
+    # UTF-16 is full of NUL bytes: recognised before the binary check, which would refuse it.
+    if _utf16(data) is None and _looks_binary(data):
         raise CorpusError("binary file, not text")
     text, encoding = decode(data)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         raise CorpusError("empty file (only whitespace)")
     return Document(path=path, name=path.name, text=text, encoding=encoding, raw=data)
+
+
+def not_a_file(path: Path) -> str | None:
+    """Why a path cannot be read as a document (a symlink loop, a FIFO, ...), None for a regular file."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "broken symlink (its target does not exist)" if path.is_symlink() else "no such file"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symlink loop"
+        return f"cannot read: {exc.strerror or exc}"
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    kind = "FIFO (named pipe)" if stat.S_ISFIFO(mode) else "socket" if stat.S_ISSOCK(mode) else "device"
+    return f"not a regular file: {kind}"
 
 
 def discover(corpus_dir: Path, extra_paths: tuple[Path | str, ...] | list = ()) -> tuple[list[Path], list[SkippedFile]]:
@@ -104,17 +143,23 @@ def discover(corpus_dir: Path, extra_paths: tuple[Path | str, ...] | list = ()) 
 
     def scan(directory: Path) -> None:
         for p in sorted(directory.iterdir()):
-            if p.is_file() and p.suffix.lower() in SUFFIXES and p.name not in NOT_DOCUMENTS:
+            if p.suffix.lower() not in SUFFIXES or p.name in NOT_DOCUMENTS:
+                continue
+            problem = not_a_file(p)
+            if problem:  # a document's name on something that is not one: say so, do not skip silently
+                skipped.append(SkippedFile(path=str(p), reason=problem))
+            else:
                 found.append(p)
 
     if corpus_dir.is_dir():
         scan(corpus_dir)
     for raw in extra_paths:
         p = Path(raw).expanduser()
+        problem = not_a_file(p)
         if p.is_dir():
             scan(p)
-        elif not p.exists():
-            skipped.append(SkippedFile(path=str(p), reason="no such file"))
+        elif problem:
+            skipped.append(SkippedFile(path=str(p), reason=problem))
         elif p.suffix.lower() not in SUFFIXES:
             skipped.append(SkippedFile(path=str(p), reason=f"unsupported file type '{p.suffix}' (use .txt or .md)"))
         else:

@@ -40,7 +40,7 @@ def _ingest(args) -> int:
     r = bank.report
     if args.json:
         print(json.dumps(r.model_dump(mode="json"), ensure_ascii=False, indent=2))
-        return 0
+        return _named_paths_status(args.paths, r.skipped)
     state = "rebuilt" if r.rebuilt else "unchanged (index reused)"
     print(f"Question bank {state}: {r.documents} documents, {r.cards} cards")
     print("Cards per section:")
@@ -58,7 +58,19 @@ def _ingest(args) -> int:
         print("Skipped files: none")
     for problem in r.notes_problems:
         print(f"key points: {problem}", file=sys.stderr)
-    return 0
+    return _named_paths_status(args.paths, r.skipped)
+
+
+def _named_paths_status(paths, skipped) -> int:
+    """1 when a path named on the command line was not ingested (missing, unreadable, a FIFO ...):
+    the caller asked for it, so a script must see that it did not happen."""
+    from pathlib import Path
+
+    named = {str(Path(p).expanduser()) for p in paths}
+    missed = [s for s in skipped if s.path in named]
+    for s in missed:
+        print(f"error: {s.path}: {s.reason}", file=sys.stderr)
+    return 1 if missed else 0
 
 
 def _questions(args) -> int:

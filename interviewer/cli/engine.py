@@ -10,8 +10,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 COMMANDS = {"/skip": "skip", "/repeat": "repeat", "/end": "end"}
+# `grade` without --reference takes the key points of the nearest bank card. Below both of these
+# the nearest card is about something else (measured on the seed bank: related questions score
+# dense >= 0.5 or share >= 0.8 of their terms; "今天天气怎么样" 0.29 / 0, "What is RLHF?" finds a
+# LangChain card at 0.42 / 0), and grading against it would be a confident wrong grade.
+MIN_DENSE_SIMILARITY = 0.5
+MIN_SHARED_TERMS = 0.5
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,11 +31,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lang", choices=["zh", "en"], default="zh")
     p.add_argument("--offline", action="store_true", help="offline interviewer and grader even if a model is set")
     p.add_argument("--seed", type=int, default=None, help="plan seed (same seed, same questions)")
+    p.add_argument("--resume", metavar="ID", default=None,
+                   help="continue an interview started here and stopped (see `sessions`)")
     p.set_defaults(handler=run_interview)
 
     g = sub.add_parser("grade", help="grade one answer (key points from --reference or the best bank match)")
     g.add_argument("--question", required=True)
-    g.add_argument("--answer", required=True)
+    given = g.add_mutually_exclusive_group(required=True)
+    given.add_argument("--answer", help="the answer text")
+    given.add_argument("--answer-file", metavar="PATH", help="read the answer from a file ('-' = stdin)")
     g.add_argument("--reference", default=None, help="reference answer text; split into key points")
     g.add_argument("--lang", choices=["zh", "en"], default="zh")
     g.add_argument("--offline", action="store_true", help="offline grader even if a model is set")
@@ -140,13 +151,20 @@ def run_interview(args: argparse.Namespace, stdin=None, out=None) -> int:
     if services.store_error:
         print(f"warning: transcripts not saved ({services.store_error})", file=sys.stderr)
     engine = services.engine
-    try:
-        state = engine.start(config)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    if args.resume:
+        state = _resumed(services, args.resume)
+        if state is None:
+            return 1
+    else:
+        try:
+            state = engine.start(config)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     out.write(f"{settings.describe_interviewer() if not args.offline else 'Offline interviewer'} — "
               f"{len(state.plan)} 题；/skip 跳过，/repeat 重复，/end 结束\n")
+    if services.store is not None:
+        out.write(f"session {state.id} (stopped? continue with: python -m interviewer interview --resume {state.id})\n")
     _print_events(engine.open(state), out)
     while state.phase.value != "finished":
         line = stdin.readline()
@@ -162,7 +180,25 @@ def run_interview(args: argparse.Namespace, stdin=None, out=None) -> int:
     return 0
 
 
-def run_grade(args: argparse.Namespace, out=None) -> int:
+def _resumed(services, session_id: str):
+    """The stored interview to continue (the command line's sessions have no owner), or None after
+    saying why."""
+    from interviewer.service import UnusableState
+
+    if services.store is None:
+        print("error: the transcript store is not available, so no interview can be resumed", file=sys.stderr)
+        return None
+    try:
+        state = services.resume(session_id, owner="")
+    except UnusableState as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+    if state is None:
+        print(f"error: no interview {session_id!r} started from the command line (see `sessions`)", file=sys.stderr)
+    return state
+
+
+def run_grade(args: argparse.Namespace, out=None, stdin=None) -> int:
     from interviewer.bank.embedding import Embedder
     from interviewer.bank.keypoints import split_points
     from interviewer.engine.factory import build_grader
@@ -170,6 +206,12 @@ def run_grade(args: argparse.Namespace, out=None) -> int:
     from interviewer.models import QuestionKind
 
     out = out or sys.stdout
+    answer = _read_answer(args, stdin)
+    if answer is None:
+        return 1
+    if not answer.strip():
+        print("error: the answer is empty; nothing to grade", file=sys.stderr)
+        return 1
     settings = _settings(args.offline)
     embedder = Embedder()
     kind = QuestionKind.concept
@@ -179,6 +221,7 @@ def run_grade(args: argparse.Namespace, out=None) -> int:
         source = {"reference": "given"}
     else:
         from interviewer.bank.bank import QuestionBank
+        from interviewer.text import search_tokens
 
         hits = QuestionBank.open(settings, embedder=embedder).search(args.question, k=1)
         if not hits:
@@ -186,19 +229,45 @@ def run_grade(args: argparse.Namespace, out=None) -> int:
             return 2
         card = hits[0].card
         key_points, kind = card_key_points(card), card.kind
-        source = {"card_id": card.id, "card_question": card.question, "score": round(hits[0].score, 3)}
+        asked = set(search_tokens(args.question))
+        shared = len(asked & set(search_tokens(card.question + " " + " ".join(key_points)))) / max(1, len(asked))
+        source = {"card_id": card.id, "card_question": card.question, "similarity": round(hits[0].dense, 3),
+                  "shared_terms": round(shared, 2)}
+        match = (f"bank card {card.id} ({card.question!r}; similarity {hits[0].dense:.2f}, "
+                 f"{shared:.0%} of the question's terms)")
+        if hits[0].dense < MIN_DENSE_SIMILARITY and shared < MIN_SHARED_TERMS:
+            print(f"error: no bank card is about this question; the nearest is {match}. Give the key points "
+                  "with --reference", file=sys.stderr)
+            return 1
     grader = build_grader(settings, embedder, offline=args.offline)
     content = None
     if "card_id" in source:
         from interviewer.grading.content import CardContent
 
         content = CardContent.of(card)
-    grade = grader.grade(args.question, key_points, args.answer, kind=kind, language=args.lang, content=content)
+    grade = grader.grade(args.question, key_points, answer, kind=kind, language=args.lang, content=content)
     if args.json:
         out.write(json.dumps({"grade": grade.model_dump(mode="json"), "key_points_from": source},
                              ensure_ascii=False, indent=2) + "\n")
     else:
         if "card_id" in source:
-            out.write(f"key points from bank card {source['card_id']}: {source['card_question']}\n")
+            out.write(f"key points from {match}\n")
         out.write(grade_card(grade, args.lang) + "\n")
     return 0 if grade.status == "graded" else 1
+
+
+def _read_answer(args: argparse.Namespace, stdin) -> str | None:
+    """The answer from --answer, or --answer-file (a path, or '-' for stdin); None after an error."""
+    if args.answer is not None:
+        return args.answer
+    if args.answer_file == "-":
+        return (stdin or sys.stdin).read()
+    from interviewer.bank.corpus import CorpusError, decode
+
+    try:
+        return decode(Path(args.answer_file).read_bytes())[0]
+    except OSError as exc:
+        print(f"error: cannot read {args.answer_file}: {exc.strerror or exc}", file=sys.stderr)
+    except CorpusError as exc:
+        print(f"error: {args.answer_file}: {exc}", file=sys.stderr)
+    return None

@@ -72,10 +72,13 @@ def _sessions(args: argparse.Namespace) -> int:
     if not rows:
         print("no sessions")
         return 0
+    from interviewer.safe_names import printable
+
     print(f"{'id':<34} {'created (UTC)':<17} {'status':<9} {'answered':>8} {'overall':>7}  topics")
     for r in rows:
         overall = f"{r.overall:.1f}" if r.overall is not None else "-"
-        print(f"{r.id:<34} {r.created_at:%Y-%m-%d %H:%M} {r.status:<9} "
+        # An id from an old import may hold newlines or terminal escapes: one row each, shown escaped.
+        print(f"{printable(r.id, 34):<34} {r.created_at:%Y-%m-%d %H:%M} {r.status:<9} "
               f"{f'{r.n_answered}/{r.n_questions}':>8} {overall:>7}  {', '.join(r.topics)}")
     return 0
 

@@ -16,7 +16,7 @@ class Recorder(Protocol):
         """Create or update the session row (id, owner, config, plan, status, interviewer label)."""
 
     def record_turn(self, turn: Turn) -> None:
-        """Append one turn (idempotent on (session_id, index))."""
+        """Append one turn (the same turn again is a no-op; a stored turn is never replaced)."""
 
     def record_grade(self, session_id: str, question_id: str, grade: Grade, answer: str) -> None:
         """Store one grade for a question of a session, beside any earlier grades."""

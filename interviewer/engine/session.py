@@ -248,10 +248,14 @@ class InterviewEngine:
         yield self._turn(state, "candidate", "answer", text, qid, truncated=truncated)
         if truncated:
             yield self._notice(state, _t(lang, "truncated", limit=self.max_answer_chars), qid)
-        record = state.records[qid]
-        record.answers.append(text)
+        state.records[qid].answers.append(text)
+        yield from self._after_answer(state)
 
-        if self._followup_allowed(state) and not is_dont_know(text):
+    def _after_answer(self, state: SessionState) -> Iterator[Event]:
+        """Follow up on the current question's answers, or grade them and move on."""
+        qid = state.current_id
+        record = state.records[qid]
+        if self._followup_allowed(state) and not is_dont_know(record.answers[-1]):
             card = self.bank.get(qid)
             key_points = card_key_points(card)
             missing = missing_points(key_points, record.answers)
@@ -261,6 +265,44 @@ class InterviewEngine:
                 return
         yield from self._grade_current(state)
         yield from self._advance(state)
+
+    def settle(self, state: SessionState) -> Iterator[Event]:
+        """Finish what a stopped process left half-done, taking the stored turns as the truth.
+
+        The snapshot is written on phase changes, the turns as they happen: a process killed just
+        after an answer was stored leaves a snapshot without it. The answer is put back and
+        followed up or graded now (never replaced by the next one); a button press stored without
+        its effect is carried out; a question planned but never asked is asked.
+        """
+        if state.phase == Phase.finished:
+            return
+        qid = state.current_id
+        record = state.records[qid]
+        mine = [t for t in state.turns if t.question_id == qid]
+        answers = [t.text for t in mine if t.role == "candidate" and t.kind == "answer"]
+        followups = [t.text for t in mine if t.role == "interviewer" and t.kind == "followup"]
+        if len(answers) > len(record.answers):
+            record.answers = answers
+        if len(followups) > len(record.followups):
+            record.followups = followups
+            state.followups_asked = len(followups)
+            self._set_phase(state, Phase.awaiting_followup)
+        last = next((t for t in reversed(mine) if t.kind in ("question", "followup", "answer", "skip", "end")), None)
+        if last is not None and last.role == "candidate" and record.grade is None:
+            if last.kind == "answer":
+                yield from self._after_answer(state)
+            elif last.kind == "skip":
+                if record.answers:
+                    yield from self._grade_current(state)
+                else:
+                    record.skipped = True
+                yield from self._advance(state)
+            elif last.kind == "end":
+                if record.answers:
+                    yield from self._grade_current(state)
+                yield from self._finish(state)
+        elif not record.asked:
+            yield from self.open(state)
 
     def skip(self, state: SessionState) -> Iterator[Event]:
         """Skip the current question (or the rest of it, if answered already) and move on."""

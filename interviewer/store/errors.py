@@ -17,6 +17,11 @@ class SessionExists(StoreError):
     """A session with that id is already stored (an import that must pick a new id)."""
 
 
+class SessionMovedOn(StoreError):
+    """A turn at this index is already stored with other content: another tab (or process) acted
+    on the session first. Nothing was overwritten."""
+
+
 class SessionNotFound(StoreError, KeyError):
     """No session with that id (or not one the given owner may see)."""
 

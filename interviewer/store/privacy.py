@@ -8,7 +8,7 @@ import os
 import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import parse_qsl, urlparse
 
 from interviewer.config import Settings
 
@@ -61,6 +61,9 @@ class Scrubber:
                 parsed = urlparse(settings.openai_base_url)
                 if parsed.password:
                     secrets.append(parsed.password)
+                # A key in the query string (?api-key=..., as Azure-style gateways take it) is as
+                # secret as the password; short values (?v=1) would redact ordinary words.
+                secrets += [v for _, v in parse_qsl(parsed.query) if len(v) >= 8]
         secrets += [v for k, v in env.items() if _SECRET_ENV_NAME.search(k)]
         return cls(secrets)
 

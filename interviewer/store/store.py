@@ -33,7 +33,7 @@ from typing import Any
 from interviewer.config import Settings
 from interviewer.models import Grade, Turn, utcnow
 from interviewer.store.connection import SharedConnection
-from interviewer.store.errors import SessionExists, SessionNotFound, StoreUnavailable, _unavailable
+from interviewer.store.errors import SessionExists, SessionMovedOn, SessionNotFound, StoreUnavailable, _unavailable
 from interviewer.store.privacy import Scrubber
 from interviewer.store.records import SessionRecord, SessionStatus, SessionSummary, StoredGrade, resolve_topics
 from interviewer.store.schema import SCHEMA_VERSION, migrate
@@ -66,6 +66,48 @@ def _status_of(session: Mapping[str, Any]) -> SessionStatus:
 
 
 
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def check_file(path: Path) -> None:
+    """Refuse a database file that is cut short, before SQLite touches it.
+
+    SQLite takes a 0-byte file for a new, empty database and would write a fresh schema over what
+    was lost (and set the write-ahead log's transactions aside); a file cut in the middle fails
+    later with a traceback. Both are refused here in one line, and the file is left as it is.
+    """
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return  # a new store
+    except OSError:
+        return  # unreadable: connecting says why
+    restore = ("nothing was changed; restore it from a backup, or move it (and any -wal file beside it) "
+               "away to start with an empty store")
+    if size == 0 and not Path(f"{path}-wal").exists():
+        # Another process may be creating the store this instant (SQLite writes the header just
+        # after the file appears): give it a moment before calling the file truncated.
+        deadline = time.monotonic() + 2.0
+        while size == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+            size = path.stat().st_size
+    if size == 0:
+        raise StoreUnavailable(f"the transcript store {path} is empty (0 bytes): it was truncated or not "
+                               f"fully copied; {restore}")
+    with open(path, "rb") as f:
+        header = f.read(100)
+    if len(header) < 100 or not header.startswith(SQLITE_HEADER):
+        raise StoreUnavailable(f"the transcript store {path} is not a valid database file (damaged or cut "
+                               f"short); {restore}")
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    # The page count in the header is valid when its change counter matches (SQLite >= 3.7.0).
+    if pages and header[24:28] == header[92:96] and size < pages * page_size:
+        raise StoreUnavailable(f"the transcript store {path} is truncated ({size} of {pages * page_size} "
+                               f"bytes); {restore}")
+
+
 class TranscriptStore:
     """SQLite transcript store. Implements the engine's ``Recorder`` protocol.
 
@@ -91,6 +133,7 @@ class TranscriptStore:
         # One connection does all of this process's writes (see SharedConnection); opened now and
         # held, it also keeps the WAL, whose deletion on every close made each write checkpoint.
         self._writer = SharedConnection(self._open_connection)
+        check_file(self.path)
         if not readonly:
             self._initialise()
             try:
@@ -242,22 +285,34 @@ class TranscriptStore:
             )
 
     def record_turn(self, turn: Turn) -> None:
-        """Write one turn now (upsert on (session_id, index))."""
+        """Append one turn now. Turns are never overwritten: the same turn again is a no-op, and a
+        different turn at a stored index raises SessionMovedOn (another tab or process got there
+        first; its turn stays)."""
         text = self.scrubber.text(turn.text)
         with self._write() as conn:
             self._ensure_session(conn, turn.session_id)
-            conn.execute(
+            cur = conn.execute(
                 """
                 INSERT INTO turns (session_id, idx, question_id, role, kind, text, truncated, created_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(session_id, idx) DO UPDATE SET
-                    question_id = excluded.question_id, role = excluded.role, kind = excluded.kind,
-                    text = excluded.text, truncated = excluded.truncated
+                ON CONFLICT(session_id, idx) DO NOTHING
                 """,
                 (turn.session_id, turn.index, turn.question_id, turn.role, turn.kind, text,
                  int(turn.truncated), _ts(turn.created_at)),
             )
+            if cur.rowcount == 0:
+                row = conn.execute("SELECT question_id, role, kind, text FROM turns WHERE session_id = ? AND idx = ?",
+                                   (turn.session_id, turn.index)).fetchone()
+                if tuple(row) != (turn.question_id, turn.role, turn.kind, text):
+                    raise SessionMovedOn(f"turn {turn.index} of session {turn.session_id} is already stored with "
+                                         "other content: the session moved on elsewhere; nothing was overwritten")
+                return
             conn.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (_ts(), turn.session_id))
+
+    def turn_count(self, session_id: str) -> int:
+        """How many turns of a session are stored: a tab whose copy has fewer is behind."""
+        with self._read() as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM turns WHERE session_id = ?", (session_id,)).fetchone()[0])
 
     def record_grade(self, session_id: str, question_id: str, grade: Grade, answer: str) -> None:
         """Store a grade as the question's current one; earlier grades stay, superseded."""

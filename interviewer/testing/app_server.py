@@ -100,7 +100,7 @@ def inprocess_app(settings, bank, embedder, store, **engine_kw):
     """
     from interviewer.engine.factory import build_engine
     from interviewer.service import Services
-    from interviewer.ui.app import build_app
+    from interviewer.ui.app import build_app, launch_kwargs
 
     engine = build_engine(settings, bank, embedder=embedder, recorder=store, **engine_kw)
     services = Services(settings=settings, bank=bank, engine=engine, grader=engine.grader, store=store,
@@ -109,7 +109,8 @@ def inprocess_app(settings, bank, embedder, store, **engine_kw):
     demo = build_app(settings, services)
     demo.queue(default_concurrency_limit=4)
     port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, show_error=True, quiet=True)
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, show_error=True, quiet=True,
+                max_file_size=launch_kwargs()["max_file_size"])
     try:
         yield f"http://127.0.0.1:{port}/", demo
     finally:

@@ -6,6 +6,8 @@ process with `build_app(settings, services)`.
 
 from __future__ import annotations
 
+import os
+
 import gradio as gr
 
 from interviewer import service
@@ -27,12 +29,17 @@ APP_CSS = render.CARD_CSS + """
 def build_app(settings: service.Settings, services: service.Services | None = None) -> gr.Blocks:
     """The app for these settings. Services (bank, engine, store) are built once here if not given."""
     services = services or service.build_services(settings)
+    # Gradio keeps what it serves (and every upload) in its cache dir: make that the services'
+    # served dir, under the data dir, so each file exists once, deleting a session reaches every
+    # copy, and a restart sweeps what a killed process left. Read when components are built.
+    os.environ["GRADIO_TEMP_DIR"] = str(services.served_dir)
     ui = InterviewUI(services)
     review = ReviewUI(services, ui)
     topics = list(services.bank.topics())
     sections = list(services.bank.sections())
 
-    # Gradio keeps a copy of every file it served (the exports): hourly, drop copies over a day old.
+    # Exports are served from where they are written (no copies); uploads are deleted once read.
+    # Hourly, drop anything else over a day old.
     with gr.Blocks(title="Mianshi 面试", delete_cache=(3600, 86400)) as demo:
         bs = gr.BrowserState(empty_browser(), storage_key="mianshi-browser-v1",
                              secret=service.browser_secret(settings))
@@ -118,7 +125,8 @@ def check_model_html(settings: service.Settings) -> str:
 
 
 def launch_kwargs() -> dict:
-    return {"css": APP_CSS, "theme": gr.themes.Soft()}
+    # max_file_size: Gradio refuses a larger upload while it arrives (HTTP 413), before it is stored.
+    return {"css": APP_CSS, "theme": gr.themes.Soft(), "max_file_size": service.MAX_UPLOAD_BYTES}
 
 
 def build_demo(settings: service.Settings | None = None) -> gr.Blocks:
@@ -128,7 +136,7 @@ def build_demo(settings: service.Settings | None = None) -> gr.Blocks:
     settings = settings or service.Settings.from_env()
     try:
         services = service.build_services(settings, background_grading=settings.background_grading)
-    except service.DataDirError as exc:
+    except (service.DataDirError, service.StoreError) as exc:
         raise SystemExit(f"Mianshi cannot start: {exc}") from None
     demo = build_app(settings, services)
     # Gradio's default is one event at a time across all users; an interview mostly waits on

@@ -20,6 +20,10 @@ from interviewer.ui import render, streaming
 ALL = "全部 / all"
 GRADE_WAIT = 900.0  # seconds a view waits for background grades (each is bounded by the grader's retries)
 LANGUAGES = [("中文", "zh"), ("English", "en")]
+# Shown to a tab whose copy of the session is behind (another tab answered first).
+MOVED_ON = ("这场面试已在另一个标签页继续，这里显示的是最新进度；你的操作没有提交，如需要请重新发送。 / "
+            "This interview moved on in another tab; this is where it stands now. Your action was not "
+            "applied: send it again if you still want to.")
 
 
 def empty_browser() -> dict:
@@ -77,9 +81,11 @@ class InterviewUI:
     def _lang(self, state) -> str:
         return state.config.language if state is not None else "zh"
 
-    def chat_messages(self, state, pending: str | None = None) -> list[dict]:
+    def chat_messages(self, state, pending: str | None = None, notice: str | None = None) -> list[dict]:
         messages = [] if state is None else render.turns_to_messages(
             state.turns, pending=pending, language=self._lang(state), max_chars=self.settings.max_answer_chars)
+        if notice:  # said to this tab only, not part of the transcript
+            messages.append(render.notice_message(notice))
         return streaming.wire_chat(self.chatbot, messages)
 
     def cards_html(self, state, newest_first: bool = True) -> str:
@@ -115,7 +121,10 @@ class InterviewUI:
     def downloads(self, bs, st):
         """The Markdown and JSON downloads of this browser's session once it is finished (run
         when the report changes, and callable as /downloads); else the buttons stay as they are."""
-        state = self.resolve(st, _browser(bs))
+        try:
+            state = self.resolve(st, _browser(bs))
+        except service.UnusableState:
+            return None, None
         if state is None or getattr(state.phase, "value", state.phase) != "finished":
             return None, None
         if self.engine.wait_grades(state, timeout=GRADE_WAIT):
@@ -127,7 +136,7 @@ class InterviewUI:
         return self.s.export_files(state.id, state.owner)
 
     def view(self, state, bs: dict, pending: str | None = None, final: bool = True, controls: bool = True,
-             clear_answer: bool = False):
+             clear_answer: bool = False, notice: str | None = None):
         """Outputs of every interview event: chat, cards, report, downloads, answer box, states.
 
         Gradio rebuilds a component, and its config and JSON schema, for every property update,
@@ -146,7 +155,7 @@ class InterviewUI:
         else:
             downloads = (None, None)
         return (
-            self.chat_messages(state, pending),
+            self.chat_messages(state, pending, notice),
             self.cards_html(state),
             report,
             *downloads,
@@ -177,6 +186,7 @@ class InterviewUI:
         # With grading in the background, the next question is what the candidate waits for: its
         # first piece is shown at once instead of after one stream interval.
         first_now = getattr(self.engine, "background_grading", False)
+        moved = False
         pending = ""
         shown = False
         last = 0.0
@@ -218,31 +228,52 @@ class InterviewUI:
                         preview()  # the model is streaming: show it now
                     else:
                         held = True
+        except service.SessionMovedOn:
+            # Another process stored a turn at this index first: its turn stands, and this copy
+            # is void: not snapshotted, or it would overwrite the newer state.
+            moved = True
         except ValueError as exc:  # e.g. an action the current phase does not allow
             publish("warning", str(exc))
             clear_answer = False
         finally:
             before_request.set(None)
-            warning = self.snapshot(state)
+            warning = None if moved else self.snapshot(state)
             if warning:
                 publish("warning", warning)
+        if moved:
+            return self._moved_on(state, bs, publish)
         return self.view(state, bs, final=True, controls=controls, clear_answer=clear_answer)
+
+    def _moved_on(self, stale, bs: dict, publish):
+        """The store's state of a session this tab was behind on, with the reason."""
+        publish("warning", MOVED_ON)
+        current = self.s.load_session(stale.id, stale.owner) or stale
+        return self.view(current, bs, notice=MOVED_ON)
 
     # ------------------------------------------------------------------ handlers
     async def on_load(self, bs):
         async for out in streaming.serve(self._load_job, bs):
             yield out
 
+    def _resolve_or_say(self, st, bs: dict, publish):
+        """resolve(), telling the candidate when the copy in their browser cannot be used."""
+        try:
+            return self.resolve(st, bs), None
+        except service.UnusableState as exc:
+            publish("warning", str(exc))
+            return None, str(exc)
+
     def _load_job(self, bs, publish):
         bs = _browser(bs)
-        state = self.resolve(None, bs)
+        state, problem = self._resolve_or_say(None, bs, publish)
         if state is None:
             bs = self._store_browser(bs, None)
-        return self.view(state, bs)
+        return self.view(state, bs, notice=problem)
 
     def _view_job(self, bs, st, publish):
         bs = _browser(bs)
-        return self.view(self.resolve(st, bs), bs)
+        state, problem = self._resolve_or_say(st, bs, publish)
+        return self.view(state, bs, notice=problem)
 
     async def start(self, topics, sections, n_questions, followups, language, weak_spots, bs, st):
         async for out in streaming.serve(self._start_job, topics, sections, n_questions, followups, language,
@@ -263,16 +294,22 @@ class InterviewUI:
 
     def _act_job(self, action: str, bs, st, *args, publish):
         bs = _browser(bs)
-        state = self.resolve(st, bs)
+        state, problem = self._resolve_or_say(st, bs, publish)
         if state is None:
-            publish("warning", "没有进行中的面试 / no interview in progress — 请先开始 (start one first)")
-            return self.view(None, bs)
-        if getattr(state.phase, "value", state.phase) == "finished":
-            return self.view(state, bs)
-        # An action on a running interview: the answer box stays enabled and the downloads hidden
-        # unless it finishes the interview (view() sends them then). An accepted answer clears the box.
-        return self._drive(getattr(self.engine, action)(state, *args), state, bs, publish, controls=False,
-                           clear_answer=action == "answer")
+            if problem is None:
+                publish("warning", "没有进行中的面试 / no interview in progress — 请先开始 (start one first)")
+            return self.view(None, self._store_browser(bs, None) if problem else bs, notice=problem)
+        # One action per session at a time; a copy that is behind the store is not acted on.
+        with self.s.exclusive(state) as current:
+            if current is not state:
+                publish("warning", MOVED_ON)
+                return self.view(current, bs, notice=MOVED_ON)
+            if getattr(state.phase, "value", state.phase) == "finished":
+                return self.view(state, bs)
+            # An action on a running interview: the answer box stays enabled and the downloads hidden
+            # unless it finishes the interview (view() sends them then). An accepted answer clears the box.
+            return self._drive(getattr(self.engine, action)(state, *args), state, bs, publish, controls=False,
+                               clear_answer=action == "answer")
 
     async def answer(self, text, bs, st):
         text = "" if text is None else str(text)  # raw input (no preprocessing): an API client may send anything
@@ -305,7 +342,7 @@ class InterviewUI:
 
     def _grades_job(self, bs, st, publish):
         bs = _browser(bs)
-        state = self.resolve(st, bs)
+        state, _ = self._resolve_or_say(st, bs, publish)
         if state is None or not self.engine.pending_grades(state):
             return self.view(state, bs, controls=False)
         self.engine.wait_grades(state, timeout=GRADE_WAIT)

@@ -28,7 +28,7 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$=^])")
 def chat_text(text: str) -> str:
     """Text -> Chatbot content that renders as exactly that text (no HTML, no Markdown).
 
-    HTML metacharacters become entities (shown literally by the Markdown renderer, never parsed
+    HTML metacharacters (& < >) become entities (shown literally by the Markdown renderer, never parsed
     as tags), Markdown punctuation is backslash-escaped, and leading indentation is made
     non-breaking so four spaces do not turn a line into a code block.
     """
@@ -36,7 +36,9 @@ def chat_text(text: str) -> str:
     for line in (text or "").split("\n"):
         stripped = line.lstrip(" \t")
         indent = len(line) - len(stripped)
-        line = html.escape(stripped, quote=True)
+        # quote=False: quotes need no escaping outside an attribute, and an entity like &#x27;
+        # would get its # escaped next and show as the entity's text.
+        line = html.escape(stripped, quote=False)
         line = _MD_SPECIAL.sub(r"\\\1", line)
         out_lines.append("&nbsp;" * indent + line)
     return "\n".join(out_lines)
@@ -122,6 +124,11 @@ def turns_to_messages(turns: Iterable[Turn], pending: str | None = None, languag
     if pending:
         messages.append({"role": "assistant", "content": chat_text(pending)})
     return messages
+
+
+def notice_message(text: str) -> dict:
+    """A message from the app to this tab (not a turn of the transcript)."""
+    return {"role": "assistant", "content": "ⓘ " + chat_text(text)}
 
 
 # --------------------------------------------------------------------------- grade cards

@@ -12,7 +12,7 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from interviewer.service import ImportRefused
+from interviewer.service import MAX_UPLOAD_BYTES, ImportRefused
 from interviewer.ui import render
 from interviewer.ui.render import esc
 
@@ -124,7 +124,7 @@ class ReviewUI:
     def delete(self, session_id, topic, min_score, bs):
         record = self._record(session_id, bs)
         if record is not None:
-            self.s.store.delete_session(record.id, owner=self._owner(bs))
+            self.s.delete_session(record.id, owner=self._owner(bs))
             gr.Info("已删除 / deleted")
         listing, mastery = self.list_sessions(topic, min_score, bs)
         return listing, mastery, "", None, None, ""
@@ -170,7 +170,8 @@ class ReviewUI:
                     self.export_json = gr.DownloadButton("导出 JSON", elem_id="export-json")
                     self.delete_btn = gr.Button("删除 Delete", variant="stop", elem_id="delete-button")
                 with gr.Row():
-                    self.import_btn = gr.UploadButton("导入 JSON Import", file_types=[".json"],
+                    limit = f"{MAX_UPLOAD_BYTES // 2**20} MB"
+                    self.import_btn = gr.UploadButton(f"导入 JSON Import（≤ {limit}）", file_types=[".json"],
                                                       file_count="single", elem_id="import-json")
                     self.import_status = gr.HTML("", elem_id="import-status")
                 self.transcript_html = gr.HTML("", elem_id="review-transcript")
