@@ -13,8 +13,8 @@ import signal
 import pytest
 
 from interviewer.bench.common import HttpApi, copy_built_bank, new_browser, start_args
-from interviewer.store import TranscriptStore
 from interviewer.testing.app_server import AppServer
+from interviewer.testing.app_server import stored_session as stored
 from interviewer.testing.fake_openai import FakeOpenAI, Latency
 from tests.test_providers import provider_model
 
@@ -26,14 +26,6 @@ ANSWER = "LoRA 的 B 矩阵初始化为 0，A 用随机高斯初始化，训练�
 def app_env(server: FakeOpenAI) -> dict:
     return {"MIANSHI_INTERVIEWER": "llm", "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "sk-test",
             "MIANSHI_MODEL": server.model, "MIANSHI_LLM_TIMEOUT": "120"}
-
-
-def stored(db, sid):
-    store = TranscriptStore(db, readonly=True)
-    try:
-        return store.get_session(sid)
-    finally:
-        store.close()
 
 
 def test_next_question_does_not_wait_for_the_grade_and_the_report_waits_for_all(tmp_path, bank_settings, bank):

@@ -9,8 +9,8 @@ import signal
 import pytest
 
 from interviewer.bench.common import call, client, copy_built_bank, new_browser, start_args
-from interviewer.store import TranscriptStore
 from interviewer.testing.app_server import AppServer
+from interviewer.testing.app_server import stored_session as stored
 
 pytestmark = pytest.mark.slow
 
@@ -18,14 +18,6 @@ ANSWERS = ["LoRA 的 B 矩阵初始化为 0，A 用随机高斯初始化，训�
            "Pre-Norm 训练更稳定，梯度可以沿残差直接回传；Post-Norm 上限高但深层容易不稳定。",
            "KV cache 缓存历史 token 的 key 和 value，解码每步只算新 token，显存随长度增长。",
            "RAG 先切块做 embedding 入库，检索 top-k 后 rerank，再拼进 prompt 生成。"]
-
-
-def stored(db, sid):
-    store = TranscriptStore(db, readonly=True)
-    try:
-        return store.get_session(sid)
-    finally:
-        store.close()
 
 
 def test_sigkill_mid_interview_then_resume_and_finish(tmp_path, bank, bank_settings):

@@ -191,13 +191,31 @@ def check_misconceptions(sentences: list[str], points: list[str], misconceptions
         truths.append([t for t in (m.why, point) if t.strip()])
     flat_truths = [t for ts in truths for t in ts]
     k_m = len(misconceptions)
-    vecs = embedder.encode(units + texts_zh + texts_en + flat_truths)
-    u_vecs = vecs[:len(units)]
-    zh_vecs = vecs[len(units):len(units) + k_m]
-    en_vecs = vecs[len(units) + k_m:len(units) + 2 * k_m]
-    t_vecs = vecs[len(units) + 2 * k_m:]
-    unit_parity = [F._negations(F.raw_words(u)) % 2 for u in units]
     q_tok = tok(question) if question else frozenset()
+    u_toks = [tok(u) for u in units]
+
+    def words_agree(j: int, k: int) -> bool:
+        """The word tests below, which need no embedding: checked first, so only the units that
+        could state some claim are embedded (the same flags, for a fraction of the encoder's time)."""
+        claim = texts_zh[k] if zh_unit[j] else texts_en[k]
+        c_all = tok(claim)
+        if not c_all or len(c_all & u_toks[j]) / len(c_all) < CLAIM_WORDS:
+            return False
+        return not any(not F.has_cjk(t) and len(t) > 1 and t not in q_tok and t not in u_toks[j]
+                       for t in _informative(c_all))
+
+    agree = np.array([[words_agree(j, k) for k in range(k_m)] for j in range(len(units))], dtype=bool)
+    if not agree.any():
+        return []
+    candidates = [j for j in range(len(units)) if agree[j].any()]
+    vecs = embedder.encode([units[j] for j in candidates] + texts_zh + texts_en + flat_truths)
+    n_c = len(candidates)
+    u_vecs = np.zeros((len(units), vecs.shape[1]), dtype=vecs.dtype)
+    u_vecs[candidates] = vecs[:n_c]
+    zh_vecs = vecs[n_c:n_c + k_m]
+    en_vecs = vecs[n_c + k_m:n_c + 2 * k_m]
+    t_vecs = vecs[n_c + 2 * k_m:]
+    unit_parity = [F._negations(F.raw_words(u)) % 2 if agree[j].any() else 0 for j, u in enumerate(units)]
     flags, pos = [], 0
     for k, m in enumerate(misconceptions):
         t_idx = list(range(pos, pos + len(truths[k])))
@@ -207,19 +225,12 @@ def check_misconceptions(sentences: list[str], points: list[str], misconceptions
         sim_c = np.where(zh_unit, u_vecs @ zh_vecs[k], u_vecs @ en_vecs[k])
         sim_t = (u_vecs @ t_vecs[t_idx].T).max(axis=1) if t_idx else np.zeros(len(units))
         best = None
-        for j, unit in enumerate(units):
-            if sim_c[j] < CLAIM_SIM or sim_c[j] < sim_t[j] + CLAIM_MARGIN:
+        for j in range(len(units)):
+            if not agree[j, k] or sim_c[j] < CLAIM_SIM or sim_c[j] < sim_t[j] + CLAIM_MARGIN:
                 continue
             claim = texts_zh[k] if zh_unit[j] else texts_en[k]
-            c_all = tok(claim)
-            c_tok = _informative(c_all)
-            if not c_all:
-                continue
-            u_tok = tok(unit)
-            if len(c_all & u_tok) / len(c_all) < CLAIM_WORDS:
-                continue
-            if any(not F.has_cjk(t) and len(t) > 1 and t not in q_tok and t not in u_tok for t in c_tok):
-                continue
+            c_tok = _informative(tok(claim))
+            u_tok = u_toks[j]
             claim_parity = F._negations(F.raw_words(claim)) % 2
             # The unit must not negate what the claim asserts ("LoRA 并不会重新初始化所有参数").
             if unit_parity[j] != claim_parity:

@@ -115,3 +115,14 @@ def inprocess_app(settings, bank, embedder, store, **engine_kw):
         yield f"http://127.0.0.1:{port}/", demo
     finally:
         demo.close()
+
+
+def stored_session(db, session_id: str):
+    """A session as the store on disk has it (read-only), for tests that kill and restart the app."""
+    from interviewer.store import TranscriptStore
+
+    store = TranscriptStore(db, readonly=True)
+    try:
+        return store.get_session(session_id)
+    finally:
+        store.close()
