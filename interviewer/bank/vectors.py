@@ -111,15 +111,36 @@ class ChromaStore:
             self._count = col.count()
             self._collection = col
 
-    def count(self) -> int:
-        self._get()
-        return self._count
+    def count(self, where: dict | None = None) -> int:
+        col = self._get()
+        if where is None:
+            return self._count
+        return len(col.get(where=where, include=[])["ids"])
 
-    def query(self, embedding: np.ndarray, n: int) -> list[tuple[str, float]]:
-        """(id, cosine similarity) of the n nearest cards, best first."""
+    def query(self, embedding: np.ndarray, n: int, where: dict | None = None) -> list[tuple[str, float]]:
+        """(id, cosine similarity) of the n nearest cards (among those `where` matches), best first."""
+        return self.query_many([embedding], n, where)[0]
+
+    def query_many(self, embeddings, n: int, where: dict | None = None) -> list[list[tuple[str, float]]]:
         col = self._get()
         n = min(n, self._count)
-        if n <= 0:
-            return []
-        res = col.query(query_embeddings=[embedding], n_results=n, include=["distances"])
-        return [(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0])]
+        if n <= 0 or not len(embeddings):
+            return [[] for _ in embeddings]
+        res = col.query(query_embeddings=list(embeddings), n_results=n, where=where, include=["distances"])
+        return [[(i, 1.0 - float(d)) for i, d in zip(ids, dists)] for ids, dists in zip(res["ids"], res["distances"])]
+
+    def upsert(self, ids: list[str], documents: list[str], metadatas: list[dict], embeddings: np.ndarray) -> None:
+        """Add or replace these records (cards people add), keeping everything else."""
+        col = self._get()
+        with self._lock:
+            for start in range(0, len(ids), ADD_BATCH):
+                end = start + ADD_BATCH
+                col.upsert(ids=ids[start:end], documents=documents[start:end], metadatas=metadatas[start:end],
+                           embeddings=embeddings[start:end])
+            self._count = col.count()
+
+    def delete(self, where: dict) -> None:
+        col = self._get()
+        with self._lock:
+            col.delete(where=where)
+            self._count = col.count()
