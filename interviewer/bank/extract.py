@@ -68,9 +68,9 @@ _ASCII_PAREN = re.compile(r"\s*[(（][A-Za-z][A-Za-z0-9 \-&,.]*[)）]")
 _COMPANY_JOIN = re.compile(r"参加了?\s*([" + _CJK + r"A-Za-z][" + _CJK + r"A-Za-z ]{1,15}?)"
                            r"(?:大模型|算法|后端|前端|开发|测试|产品|AI|的|岗位|公司|面试)")
 _COMPANY_TITLE = re.compile(r"^(.{2,20}?)(?:初创|\d{2,4}\s*届|校招|社招|秋招|春招|暑期|日常|实习|算法岗?|大模型|后端|"
-                            r"前端|开发|应用|岗位?|\s)*(?:面经|面筋|面试)")
+                            r"前端|开发|应用|岗位?|\s)*(?:面经|面筋|面试|[一二三四终]面)")
 _COMPANY_ROLE = re.compile(r"(大模型|算法|后端|前端|开发|应用|岗位?|工程师|实习|面试|面经|的|\[.*?\]|【.*?】|\s)+$")
-_NOT_COMPANY = re.compile(r"^(大模型|llms?|ai|算法|面经|面试|记录|最近|我的|分享)?$", re.IGNORECASE)
+_NOT_COMPANY = re.compile(r"^(大模型|llms?|ai|算法|面经|面试|记录|最近|我的|分享|[一二三四终hH]面.*)?$", re.IGNORECASE)
 
 _TOPIC_RULES: dict[str, str] = {
     "LLM基础": r"transformer|attention|注意力|norm\b|prenorm|postnorm|位置编码|rope|外推|pretrain|预训练|"
