@@ -127,6 +127,8 @@ class Services:
         history = self.history(owner) if config.weak_spots else None
         if config.card_ids:  # only cards this owner may see
             config = config.model_copy(update={"card_ids": self.bank_actions.visible_ids(config.card_ids, owner)})
+            if not config.card_ids:
+                raise ValueError("none of the picked cards is in your bank")
         return self.engine.start(config, owner=owner, history=history)
 
     def load_session(self, session_id: str, owner: str):
