@@ -88,7 +88,8 @@ def test_a_near_duplicate_links_to_the_existing_card(lib, alice_numbered):
     assert link.card_id == "001_d9b2635feb76d0f0:001" and "lora初始化参数" in link.existing
     assert lib.doc_card_ids(alice_numbered.doc_id, "alice")[-1] == link.card_id
     # Another post of alice that asks one of her own questions in other words links to her card.
-    mine = lib.preview("alice", "某厂一面\n1. 为什么向量数据库选型用 milvus\n2. 什么是 speculative decoding?\n".encode())
+    text = "某厂一面\n1. 为什么向量数据库选型用 milvus\n2. 什么是 speculative decoding?\n"
+    mine = lib.preview("alice", text.encode())
     assert mine.found[0].duplicate_of in alice_numbered.added
     assert mine.found[1].duplicate_of is None
     # ... but bob's identical question does not link to alice's card he cannot see.
@@ -128,7 +129,8 @@ def test_untick_and_edit_before_adding_and_key_point_origins(lib):
     card = lib.get(drafted.added[0])
     assert card.key_points_origin == "model" and card.key_points[0].endswith("的要点一")
     edited = lib.set_key_points(card.id, "dave", ["自注意力 + FFN", "残差与 LayerNorm"])
-    assert edited.key_points_origin == "edited" and lib.get(card.id).key_points == ["自注意力 + FFN", "残差与 LayerNorm"]
+    assert edited.key_points_origin == "edited"
+    assert lib.get(card.id).key_points == ["自注意力 + FFN", "残差与 LayerNorm"]
     with pytest.raises(KeyError):
         lib.set_key_points(card.id, "carol", ["not mine"])
 
