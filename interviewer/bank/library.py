@@ -41,7 +41,7 @@ from interviewer.text import search_tokens
 SAME_DENSE = 0.85
 NEAR_DENSE = 0.5
 NEAR_OVERLAP = 0.6
-PASTED = "pasted post"
+PASTED = "粘贴 pasted"
 
 
 class Found(BaseModel):
@@ -258,10 +258,11 @@ class Library:
         if len(cards) > MAX_QUESTIONS_PER_POST:
             raise PostError(f"{len(cards)} questions found; a post may hold at most {MAX_QUESTIONS_PER_POST}")
         doc_id = post_id(owner, post.text)
+        name = name or _pasted_name(post.text)
         found = [Found(index=i, question=c.question, line=c.line, section=c.section, notes=c.source_notes)
                  for i, c in enumerate(cards)]
         self._mark_duplicates(found, owner, skip_doc=doc_id)
-        return Preview(doc_id=doc_id, owner=owner, name=name or PASTED, kind=post.kind, text=post.text,
+        return Preview(doc_id=doc_id, owner=owner, name=name, kind=post.kind, text=post.text,
                        company=detect_company(post.text), found=found,
                        dropped=post.dropped + dropped_chrome(post.text),
                        already_added=self.posts.get(doc_id) is not None)
@@ -376,6 +377,12 @@ def same_question(a: str, b: str, similarity: float) -> bool:
 def _content_tokens(text: str) -> set[str]:
     """Search tokens without single CJK characters (讲, 做, 过 say little about what is asked)."""
     return {t for t in search_tokens(text) if len(t) > 1 or t.isascii()}
+
+
+def _pasted_name(text: str) -> str:
+    """A pasted post is named by its first line (its title, usually)."""
+    first = next((line.strip(" #\t") for line in text.splitlines() if line.strip(" #\t")), "")
+    return f"{first[:40]} · {PASTED}" if first else PASTED
 
 
 def _norm(text: str) -> str:

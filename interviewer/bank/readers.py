@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
@@ -94,6 +95,11 @@ def html_to_text(html: str) -> PostText:
     return PostText(text=text, dropped=dropped, kind="html")
 
 
+# PDF fonts often map CJK characters to their Kangxi-radical or compatibility look-alikes ("⾏" U+2F8F
+# for "行"): back to the unified ideographs, or the questions would not match anything.
+_RADICALS = re.compile("[\u2e80-\u2fdf\uf900-\ufaff]")
+
+
 def pdf_to_text(data: bytes) -> PostText:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
@@ -107,7 +113,7 @@ def pdf_to_text(data: bytes) -> PostText:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
         raise PostError(f"not a readable PDF ({type(exc).__name__}: {exc})") from None
-    text = "\n".join(pages).strip()
+    text = _RADICALS.sub(lambda m: unicodedata.normalize("NFKC", m.group(0)), "\n".join(pages)).strip()
     if not text:
         raise PostError("the PDF has no text layer (a scanned image?)")
     return PostText(text=text, kind="pdf")

@@ -165,7 +165,8 @@ class BankUI:
     def add(self, preview, table, bs):
         owner = _owner(bs)
         if preview is None:
-            return preview, gr.skip(), gr.skip(), status_html("先找题 / find questions first", False)
+            return preview, gr.skip(), gr.skip(), status_html("先找题 / find questions first", False), gr.skip(), \
+                gr.skip()
         keep, edits = [], {}
         if isinstance(table, pd.DataFrame) and len(table):
             for row in table.itertuples(index=False):
@@ -177,10 +178,12 @@ class BankUI:
         try:
             result = self.actions.add(preview, owner, keep=keep, edits=edits)
         except service.PostError as exc:
-            return preview, gr.skip(), gr.skip(), status_html(f"没有添加任何题 nothing added — {exc}", False)
+            return (preview, gr.skip(), gr.skip(), status_html(f"没有添加任何题 nothing added — {exc}", False),
+                    gr.skip(), gr.skip())
         lines = [f"{result.message} ({result.doc_id})"]
         lines += [f"链接 linked: {ln.question} → {ln.existing} ({ln.card_id})" for ln in result.links]
-        return None, pd.DataFrame(columns=FOUND_COLUMNS), "", status_html("\n".join(lines), True)
+        # The post is in: clear the form, so the next Find reads the next post.
+        return None, pd.DataFrame(columns=FOUND_COLUMNS), "", status_html("\n".join(lines), True), "", None
 
     def remove(self, doc_id, bs):
         if not doc_id:
@@ -237,7 +240,8 @@ class BankUI:
                             [self.preview_state, self.found, self.preview_info, self.post_status],
                             api_name="post_find")
         self.add_btn.click(self.add, [self.preview_state, self.found, bs],
-                           [self.preview_state, self.found, self.preview_info, self.post_status],
+                           [self.preview_state, self.found, self.preview_info, self.post_status, self.post_text,
+                            self.post_file],
                            api_name="post_add").then(
             self.refresh_meta, [bs], meta, api_visibility="private").then(
             self.filter, filters, listing, api_visibility="private")

@@ -99,4 +99,5 @@ def preview_html(preview) -> str:
 
 def status_html(text: str, ok: bool) -> str:
     color = "#1a7f37" if ok else "#cf222e"
-    return f'<div class="ms-post-status" data-ok="{str(ok).lower()}" style="color:{color}">{esc(text)}</div>'
+    return (f'<div class="ms-post-status" data-ok="{str(ok).lower()}" style="color:{color};white-space:pre-line">'
+            f'{esc(text)}</div>')
