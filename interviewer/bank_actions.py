@@ -10,6 +10,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from interviewer.bank.library import AddResult, DocInfo, Found, Library, PostError, Preview  # noqa: F401
+from interviewer.bank.readers import MAX_POST_BYTES  # noqa: F401
 from interviewer.models import QuestionCard, QuestionKind
 
 ORIGIN_LABELS = {

@@ -25,7 +25,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from interviewer.bank_actions import CardFilter, PostError  # noqa: F401 (the bank tab uses them through here)
+from interviewer.bank_actions import MAX_POST_BYTES, CardFilter, PostError  # noqa: F401 (for the bank tab)
 from interviewer.config import Settings
 from interviewer.grading.rubric import criterion_name  # noqa: F401 (the UI names criteria through here)
 from interviewer.llm.client import before_request as before_model_request  # noqa: F401 (ui/streaming)

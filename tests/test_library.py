@@ -198,3 +198,24 @@ def test_added_cards_survive_a_corpus_rebuild(services, lib, alice_numbered, emb
     hits = fresh.search_for("向量数据库选型为什么用 milvus", "alice", k=1, mode="dense")
     assert hits[0].card.id in alice_numbered.added
     assert fresh._store.count({"post": alice_numbered.doc_id}) == len(alice_numbered.added)
+    # The library opened before the rebuild still searches (its collection handle is renewed).
+    assert lib.search_for("向量数据库选型为什么用 milvus", "alice", k=1)[0].card.id in alice_numbered.added
+
+
+def test_bank_tab_filters_and_admin_sees_everyones_cards(services, alice_numbered):
+    import dataclasses
+
+    from interviewer.service import CardFilter
+
+    query = CardFilter(query="向量数据库选型为什么用 milvus")
+    assert not any(c.owner for c in services.bank_actions.cards("someone-else", query))
+    assert services.bank_actions.cards("someone-else", CardFilter(doc=alice_numbered.doc_id)) == []
+    mine = services.bank_actions.cards("alice", CardFilter(doc=alice_numbered.doc_id, section="手撕", kind="coding"))
+    assert [c.question for c in mine] == ["合并两个有序链表"]
+    assert {c.company for c in services.bank_actions.cards("alice", CardFilter(company="小红书"))} == {"小红书"}
+    assert "小红书" in services.bank_actions.facets("alice")["company"]
+    assert "小红书" not in services.bank_actions.facets("someone-else")["company"]
+
+    admin = dataclasses.replace(services, settings=services.settings.model_copy(update={"admin": True}))
+    assert admin.bank_actions.cards("someone-else", query)[0].id in alice_numbered.added
+    assert alice_numbered.doc_id in {d.id for d in admin.bank_actions.docs("someone-else")}

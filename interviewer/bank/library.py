@@ -42,6 +42,7 @@ SAME_DENSE = 0.85
 NEAR_DENSE = 0.5
 NEAR_OVERLAP = 0.6
 PASTED = "粘贴 pasted"
+KEYWORD_CACHE = 64
 
 
 class Found(BaseModel):
@@ -210,13 +211,18 @@ class Library:
 
     # ------------------------------------------------------------------ search
     def _keyword_index(self, owner: str | None) -> _Keyword:
-        version = hash(tuple((p.id, p.added_at, len(p.cards)) for p in self.posts.of(owner)))
+        """BM25 over what this owner sees, rebuilt when a post was added, edited or removed."""
+        cards = self.visible_cards(owner)
+        version = hash((self.posts.stamp(), len(cards)))
         cached = self._keyword.get(owner)
         if cached is None or cached.version != version:
-            cards = self.visible_cards(owner)
             cached = _Keyword(version, cards, BM25Index([search_tokens(keyword_text(c)) for c in cards]),
                               {c.id: i for i, c in enumerate(cards)})
             self._keyword[owner] = cached
+            while len(self._keyword) > KEYWORD_CACHE:  # one index per recent owner, not per visitor ever
+                self._keyword.pop(next(iter(self._keyword)))
+        else:
+            self._keyword[owner] = self._keyword.pop(owner)  # most recently used last
         return cached
 
     def search_for(self, query: str, owner: str | None, k: int = 10, mode: str = "fused") -> list[SearchHit]:

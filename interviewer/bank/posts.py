@@ -78,6 +78,11 @@ class PostStore:
                 self._cache, self._stamp = posts, stamp
             return dict(self._cache)
 
+    def stamp(self) -> tuple | None:
+        """Changes whenever a post is written or removed (as seen by all())."""
+        self.all()
+        return self._stamp
+
     def get(self, doc_id: str) -> PostRecord | None:
         return self.all().get(doc_id)
 

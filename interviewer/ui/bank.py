@@ -145,6 +145,10 @@ class BankUI:
             return None, empty, "", status_html("浏览器尚未就绪，请刷新 / browser not ready: reload", False)
         if file:
             path = Path(file)
+            if path.stat().st_size > service.MAX_POST_BYTES:  # refuse before reading it into memory
+                return None, empty, "", status_html(
+                    f"{path.name}: 无法添加 cannot add — too large: {path.stat().st_size / 2**20:.1f} MB "
+                    f"(a post is at most {service.MAX_POST_BYTES // 2**20} MB)", False)
             name, data = path.name, path.read_bytes()
         elif text and text.strip():
             name, data = "", text.encode("utf-8")
