@@ -184,12 +184,25 @@ def test_interviews_on_picked_cards_and_removal_keeps_transcripts(services, lib)
     removed = lib.remove(result.doc_id, "gina")
     assert removed == 5 and added_vectors(lib, result.doc_id) == 0
     assert lib.visible(result.added[2], "gina") is None
+    assert lib.get(result.added[2]).question == "DPO 的损失函数是怎么推导的"  # an interview under way can finish
+    with pytest.raises(ValueError):  # but nobody can start one on it any more
+        services.start(SessionConfig(card_ids=[result.added[2]], n_questions=1), owner="gina")
     with pytest.raises(KeyError):
         lib.remove(answers_post.doc_id, "hank")
     record = services.store.get_session(state.id, owner="gina")
     questions = {q.question_id: q for q in record.questions()}
     kept = questions[result.added[2]]
     assert any("DPO 的损失函数" in t.text for t in kept.turns)  # the transcript keeps its copy
+    # ... and of the key points it was graded against, after that post is gone too.
+    points = [v.point for v in questions[picked[0]].grade.grade.key_points]
+    lib.remove(answers_post.doc_id, "gina")
+    record = services.store.get_session(state.id, owner="gina")
+    graded = {q.question_id: q for q in record.questions()}[picked[0]]
+    assert points and [v.point for v in graded.grade.grade.key_points] == points
+    assert any("RoPE" in t.text for t in graded.turns)
+    from interviewer import export
+
+    assert "RoPE" in export.to_markdown(record) and points[0][:10] in export.to_markdown(record)
 
 
 def test_added_cards_survive_a_corpus_rebuild(services, lib, alice_numbered, embedder):

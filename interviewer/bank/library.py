@@ -104,6 +104,7 @@ class Library:
         self._lock = threading.RLock()
         self._vectors_checked = False
         self._keyword: dict[str | None, _Keyword] = {}
+        self._retired: dict[str, QuestionCard] = {}  # cards of posts removed while this process runs
 
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder | None = None, **kw) -> Library:
@@ -116,6 +117,16 @@ class Library:
         return self.bank.cards(topic=topic, section=section)
 
     def get(self, card_id: str) -> QuestionCard:
+        """Any card by id, including one whose post was removed while this process runs, so an
+        interview under way can still grade it (nobody can browse, search or pick it any more)."""
+        try:
+            return self._current(card_id)
+        except KeyError:
+            if card_id in self._retired:
+                return self._retired[card_id]
+            raise
+
+    def _current(self, card_id: str) -> QuestionCard:
         try:
             return self.bank.get(card_id)
         except KeyError:
@@ -151,7 +162,7 @@ class Library:
 
     def visible(self, card_id: str, owner: str | None) -> QuestionCard | None:
         try:
-            card = self.get(card_id)
+            card = self._current(card_id)
         except KeyError:
             return None
         return card if self.sees(card, owner) else None
@@ -350,6 +361,7 @@ class Library:
         with self._lock:
             self._store.delete({"post": doc_id})
             self.posts.delete(doc_id)
+            self._retired.update({c.id: c for c in post.cards})
         return len(post.cards)
 
     def set_key_points(self, card_id: str, owner: str | None, points: list[str]) -> QuestionCard:
