@@ -5,7 +5,7 @@ printed by chromium), reviews what was found, unticks and edits, adds; adding th
 again adds nothing; a near-duplicate links. It finds the cards in the bank (by document and by
 search), views them, interviews on exactly the picked cards and gets graded answers, or for a
 card with no key points an honest "not graded". A second browser never sees any of it.
-Screenshots of each step go to docs/screenshots/.
+Screenshots of each step go to test-artifacts/ (docs/screenshots/ holds copies of them).
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from tests.test_post_extraction import EXPECTED
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 POSTS = Path(__file__).parent / "data" / "posts"
-SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
+# Like test_app_browser.py: into test-artifacts/ (gitignored); docs/screenshots/ has copies from a run.
+SCREENSHOTS = REPO_ROOT / "test-artifacts"
 PDF_POST = """<html><body style="font-family:'Noto Sans CJK SC','Noto Serif CJK SC',sans-serif">
 <h2>字节跳动大模型面经</h2><p>二面</p><p>1. 什么是 MoE 的专家并行?</p><p>2. DeepSeek 的 MLA 是怎么省 KV cache 的?</p>
 </body></html>"""
