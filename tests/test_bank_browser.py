@@ -336,5 +336,14 @@ def test_a_second_browser_never_sees_the_first_browsers_cards(added, server, bro
         page.click("#start-button")
         page.wait_for_function("document.querySelector('#chat').innerText.includes('第 1/20 题')")
         shot(page, "10-bank-second-browser.png")
+        for n in range(1, 21):  # skip through all 20: every question asked is from the corpus
+            page.click("#skip-button")
+            page.wait_for_function(f"document.querySelectorAll('#grade-card .ms-card').length >= {n}")
+        page.wait_for_selector("#report .ms-overall")
+        asked = page.locator("#grade-card .ms-card h4").all_inner_texts()
+        assert len(asked) == 20
+        every_added = [q for name in EXPECTED for _, q, _ in EXPECTED[name]] + PDF_QUESTIONS
+        corpus_too = {"什么是 Flash Attention?", "LoRA 的 B 矩阵为什么初始化为 0"}  # linked, never added
+        assert not [h for h in asked for q in set(every_added) - corpus_too if q in h]
     finally:
         ctx.close()
