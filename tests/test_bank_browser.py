@@ -172,7 +172,7 @@ def test_add_posts_review_and_find_them(added, tmp_path):
         assert word in chrome
     assert "尚未保存" in status(page)
     page.wait_for_function("!document.querySelector('#bank-doc').innerText.includes('saved_page')")
-    shot(page, "05-bank-review-post.png", "#bank-add")
+    shot(page, "bank-1-review-post.png", "#bank-add")
     assert "added 5 questions" in add(page)
 
     # The other styles, pasted; each found question by question.
@@ -199,7 +199,7 @@ def test_add_posts_review_and_find_them(added, tmp_path):
     page.wait_for_timeout(300)
     assert not box.is_checked()
     assert "大模型幻觉怎么缓解？有哪些办法" in found_questions(page)
-    shot(page, "06-bank-untick-edit.png", "#bank-add")
+    shot(page, "bank-2-untick-edit.png", "#bank-add")
     result = add(page)
     assert "added 8 questions, 1 linked" in result and "lora初始化参数" in result
 
@@ -254,7 +254,7 @@ def test_find_cards_view_them_and_interview_on_them(added):
     assert "快手大模型面经(含答案) · 粘贴 pasted" in text and "来自原帖，未审核" in text and "相对位置" in text
     assert "你还没答过" in text
     assert page.locator("#bank-kp-edit").is_visible()  # the owner may edit its key points
-    shot(page, "07-bank-card-view.png")
+    shot(page, "bank-3-card-view.png")
 
     # Interview on exactly the picked cards (the whole document).
     page.click("#bank-select-all")
@@ -280,7 +280,7 @@ def test_find_cards_view_them_and_interview_on_them(added):
     graded = [c for c in cards.all() if c.locator(".ms-total").count()]
     assert graded, "the cards with the post's notes are graded"
     assert "来自原帖，未审核" in graded[0].inner_text()
-    shot(page, "08-bank-interview-graded.png")
+    shot(page, "bank-4-interview-graded.png")
 
     # A card with no key points (a bare list): the answer is recorded, honestly not graded.
     page.get_by_role("tab", name="题库 Bank").click()
@@ -292,7 +292,7 @@ def test_find_cards_view_them_and_interview_on_them(added):
     card = page.locator("#grade-card .ms-card").first
     assert card.locator(".ms-total").count() == 0
     assert "没有参考要点" in card.locator(".ms-ng").inner_text()
-    shot(page, "09-bank-not-graded.png")
+    shot(page, "bank-5-not-graded.png")
 
     # The card view now says how this browser did.
     page.get_by_role("tab", name="题库 Bank").click()
@@ -300,6 +300,13 @@ def test_find_cards_view_them_and_interview_on_them(added):
     wait_listing(page, "ls.length === 4")
     choose(page, "bank-view-select", "RoPE 位置编码的原理是什么?")
     page.wait_for_function("document.querySelector('#bank-card-view').innerText.includes('你之前答过 1 次')")
+
+    # Its owner edits its key points in the card view; they are then labelled as edited, still unreviewed.
+    page.fill("#bank-kp-edit textarea", "query 和 key 按位置旋转\n内积只依赖相对位置\n可配合位置插值外推")
+    page.click("#bank-kp-save")
+    page.wait_for_function("document.querySelector('#bank-card-view').innerText.includes('作者编辑，未审核')")
+    view = page.locator("#bank-card-view .ms-bank-kp li").all_inner_texts()
+    assert view == ["query 和 key 按位置旋转", "内积只依赖相对位置", "可配合位置插值外推"]
 
 
 def test_a_second_browser_never_sees_the_first_browsers_cards(added, server, browser):
@@ -335,7 +342,7 @@ def test_a_second_browser_never_sees_the_first_browsers_cards(added, server, bro
         box.press("Enter")
         page.click("#start-button")
         page.wait_for_function("document.querySelector('#chat').innerText.includes('第 1/20 题')")
-        shot(page, "10-bank-second-browser.png")
+        shot(page, "bank-6-second-browser.png")
         for n in range(1, 21):  # skip through all 20: every question asked is from the corpus
             page.click("#skip-button")
             page.wait_for_function(f"document.querySelectorAll('#grade-card .ms-card').length >= {n}")

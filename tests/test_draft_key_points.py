@@ -45,3 +45,24 @@ def test_drafted_key_points_are_labelled_model_written(tmp_path, embedder):
                          draft=key_point_drafter(settings))
         assert len(result.added) == 6
         assert all(not lib.get(i).key_points and lib.get(i).key_points_origin == "" for i in result.added)
+
+
+def test_the_bank_tab_drafts_with_the_configured_model(tmp_path, embedder):
+    import dataclasses
+
+    from interviewer.service import build_services
+
+    with FakeOpenAI(script=lambda r: "要点一\n要点二\n要点三") as server:
+        settings = settings_for(server, tmp_path)
+        offline = build_services(settings, offline=True, embedder=embedder)
+        services = dataclasses.replace(offline, settings=settings)  # the bank tab sees a model configured
+        actions = services.bank_actions
+        result = actions.add(actions.preview("jo", (POSTS / "bare_list.txt").read_bytes(), "bare_list.txt"), "jo")
+        card = services.bank.get(result.added[0])
+        assert card.key_points == ["要点一", "要点二", "要点三"] and card.key_points_origin == "model"
+        assert actions.view(card.id, "jo").key_points_label.startswith("模型撰写，未审核")
+        # From the post's own notes, no model call is needed.
+        calls = len(server.requests)
+        notes = actions.add(actions.preview("jo", (POSTS / "with_answers.md").read_bytes(), "with_answers.md"), "jo")
+        assert len(server.requests) == calls
+        assert {services.bank.get(i).key_points_origin for i in notes.added} == {"post"}
