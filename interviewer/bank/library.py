@@ -7,6 +7,7 @@ every query filters on it. `owner=None` means everyone (admin mode). The engine'
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from dataclasses import dataclass, field
 
@@ -338,7 +339,8 @@ class Library:
             cards.append(_new_card(preview, f, len(cards) + 1, draft))
         ids, texts, metas = self._vector_records(cards, preview.doc_id)
         record = PostRecord(id=preview.doc_id, owner=owner, name=preview.name, kind=preview.kind,
-                            sha256=preview.doc_id, text=preview.text, cards=cards, links=links)
+                            sha256=hashlib.sha256(preview.text.encode("utf-8")).hexdigest(), text=preview.text,
+                            cards=cards, links=links)
         with self._lock:
             self._ensure_vectors()
             try:
