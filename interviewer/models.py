@@ -101,6 +101,9 @@ class QuestionCard(BaseModel):
         default=None, description="the source's own wording when the reviewed notes reword the question")
     also_at: list[str] = Field(
         default_factory=list, description="ids of other places in the sources that ask the same question")
+    owner: str = Field(default="", description="the browser that added the card; '' = the shared corpus")
+    key_points_origin: Literal["reviewed", "post", "model", "edited", ""] = Field(
+        default="", description="where an added card's key points come from ('' = the reviewed corpus notes)")
 
     def followup_for(self, point: int, language: str = "zh") -> str | None:
         """The reviewed follow-up for key point `point`, in the language asked for (else Chinese)."""
@@ -132,6 +135,9 @@ class SessionConfig(BaseModel):
     language: Language = "zh"
     weak_spots: bool = Field(default=False, description="favour weak topics and unseen questions")
     seed: int | None = None
+    card_ids: list[str] = Field(
+        default_factory=list, max_length=500,
+        description="ask exactly these cards, in this order (the bank tab's pick); empty = plan from the filters")
 
 
 TurnRole = Literal["interviewer", "candidate", "system"]

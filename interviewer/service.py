@@ -21,9 +21,11 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from interviewer.bank_actions import MAX_POST_BYTES, CardFilter, PostError  # noqa: F401 (for the bank tab)
 from interviewer.config import Settings
 from interviewer.grading.rubric import criterion_name  # noqa: F401 (the UI names criteria through here)
 from interviewer.llm.client import before_request as before_model_request  # noqa: F401 (ui/streaming)
@@ -112,10 +114,21 @@ class Services:
     def card_topics(self, card_id: str) -> list[str]:
         return self.bank.get(card_id).topics
 
+    @cached_property
+    def bank_actions(self):
+        """Browse, search, add and remove posts for one owner (the bank tab and the CLI)."""
+        from interviewer.bank_actions import BankActions
+
+        return BankActions(self)
+
     # ------------------------------------------------------------------ sessions
     def start(self, config: SessionConfig, owner: str):
         """A new session of this owner, planned from their history when they practise weak spots."""
         history = self.history(owner) if config.weak_spots else None
+        if config.card_ids:  # only cards this owner may see
+            config = config.model_copy(update={"card_ids": self.bank_actions.visible_ids(config.card_ids, owner)})
+            if not config.card_ids:
+                raise ValueError("none of the picked cards is in your bank")
         return self.engine.start(config, owner=owner, history=history)
 
     def load_session(self, session_id: str, owner: str):
@@ -382,8 +395,8 @@ def build_services(settings: Settings, *, offline: bool = False, embedder=None,
     `require_store=False` a store that cannot open leaves `store` None and says why in `store_error`.
     `background_grading` (the app, settings.background_grading) grades while the next question streams.
     """
-    from interviewer.bank.bank import QuestionBank
     from interviewer.bank.embedding import Embedder
+    from interviewer.bank.library import Library
     from interviewer.engine.factory import build_engine
     from interviewer.store import TranscriptStore
 
@@ -398,7 +411,7 @@ def build_services(settings: Settings, *, offline: bool = False, embedder=None,
             raise
         store_error = f"{type(exc).__name__}: {exc}"  # practice goes on; the caller says it is not saved
     embedder = embedder or Embedder()
-    bank = QuestionBank.open(settings, embedder=embedder)
+    bank = Library.open(settings, embedder=embedder)  # the corpus and the posts people added
     engine = build_engine(settings, bank, embedder=embedder, recorder=store, offline=offline,
                           background_grading=background_grading and not offline)
     return Services(settings=settings, bank=bank, engine=engine, grader=engine.grader, store=store,

@@ -179,11 +179,12 @@ def test_garbage_browser_state_is_a_fresh_start_not_a_crash(app):
 def test_uploads_that_are_not_exports_are_refused_by_the_app_and_the_cli(app, tmp_path):
     from gradio_client import handle_file
 
-    # The app's only upload is the review tab's JSON import.
+    # The app's uploads are the review tab's JSON import and the bank tab's post (checked below).
     config = app["demo"].get_config_file()
     uploads = [comp for comp in config["components"]
                if comp.get("type") in {"file", "uploadbutton", "image", "audio", "video", "model3d", "gallery"}]
-    assert [(u["type"], u["props"].get("elem_id")) for u in uploads] == [("uploadbutton", "import-json")]
+    assert [(u["type"], u["props"].get("elem_id")) for u in uploads] == [("uploadbutton", "import-json"),
+                                                                           ("file", "post-file")]
 
     c = client(app["url"])
     bs = {"browser_id": "uploader", "session_id": None, "state": None}
@@ -210,3 +211,18 @@ def test_uploads_that_are_not_exports_are_refused_by_the_app_and_the_cli(app, tm
         assert "Traceback" not in err and err.strip(), (name, err)
         assert len(err.strip().splitlines()) <= 3, (name, err)
     assert not TranscriptStore(tmp_path / "data" / "mianshi.sqlite3").list_sessions()
+
+    # The bank tab's post upload: a type it does not take never reaches the handler; a broken
+    # file is named with the reason and nothing is stored.
+    from gradio_client.exceptions import AppError
+
+    png = tmp_path / "shot.png"
+    with pytest.raises(AppError, match="Invalid file type"):
+        c.predict("", handle_file(str(png)), bs, api_name="/post_find")
+    for name, payload, reason in (("scan.pdf", b"%PDF-1.4 cut", "not a readable PDF"),
+                                  ("notes.txt", b"\x00\x01binary\x02", "binary file"),
+                                  ("empty.md", b"  ", "empty")):
+        path = tmp_path / name
+        path.write_bytes(payload)
+        out = c.predict("", handle_file(str(path)), bs, api_name="/post_find")
+        assert name in out[-1] and reason in out[-1], (name, out[-1])

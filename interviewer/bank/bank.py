@@ -32,7 +32,7 @@ from interviewer.text import search_tokens
 SearchMode = Literal["dense", "keyword", "fused"]
 MODES: tuple[str, ...] = ("dense", "keyword", "fused")
 # Bump when what is indexed (index_text, snapshot layout) changes.
-INDEX_VERSION = "2"
+INDEX_VERSION = "3"  # 3: corpus vectors carry owner "" (cards people add carry theirs)
 SNAPSHOT_FILE = "mianshi_bank.json"
 EMBED_BATCH = 64
 # Candidates each retriever contributes to fusion.
@@ -41,6 +41,8 @@ CANDIDATES = 50
 # per query (measured on interviewer/bench/retrieval_set.py with interviewer/bench/bank_bench.py;
 # see docs/benchmarks-bank.md).
 DENSE_WEIGHT = 0.7
+# The corpus's vectors in the shared collection (cards people add carry their owner instead).
+PUBLIC = {"owner": ""}
 
 
 class SearchHit(BaseModel):
@@ -187,7 +189,8 @@ class QuestionBank:
             for n, text in enumerate(dense_texts(c)):
                 ids.append(f"{c.id}#{n}")
                 texts.append(text)
-                metas.append({"card_id": c.id, "doc": c.doc, "position": c.position, "section": c.section})
+                metas.append({"card_id": c.id, "doc": c.doc, "position": c.position, "section": c.section,
+                              "owner": c.owner})
         vectors = np.zeros((len(texts), embedder.dim), dtype=np.float32)
         with tqdm(total=len(texts) * 2, desc="indexing cards", unit="vec", file=sys.stderr,
                   disable=not progress) as bar:
@@ -235,7 +238,7 @@ class QuestionBank:
             return
         with self._heal_lock:
             if not self._healed:
-                if self._store.count() != sum(len(dense_texts(c)) for c in self._cards):
+                if self._store.count(PUBLIC) != sum(len(dense_texts(c)) for c in self._cards):
                     self._embed_into(self._store, self._embedder, self._cards, progress=False)
                 self._healed = True
 
@@ -244,7 +247,7 @@ class QuestionBank:
         vec = self._embedder.encode([query])[0]
         best: dict[int, float] = {}
         # Several vectors per card: ask for enough to cover n cards, keep each card's best.
-        for vid, sim in self._store.query(vec, 2 * n):
+        for vid, sim in self._store.query(vec, 2 * n, where=PUBLIC):
             i = self._index_of.get(vid.rsplit("#", 1)[0])
             if i is not None and sim > best.get(i, -2.0):
                 best[i] = sim

@@ -68,9 +68,9 @@ _ASCII_PAREN = re.compile(r"\s*[(（][A-Za-z][A-Za-z0-9 \-&,.]*[)）]")
 _COMPANY_JOIN = re.compile(r"参加了?\s*([" + _CJK + r"A-Za-z][" + _CJK + r"A-Za-z ]{1,15}?)"
                            r"(?:大模型|算法|后端|前端|开发|测试|产品|AI|的|岗位|公司|面试)")
 _COMPANY_TITLE = re.compile(r"^(.{2,20}?)(?:初创|\d{2,4}\s*届|校招|社招|秋招|春招|暑期|日常|实习|算法岗?|大模型|后端|"
-                            r"前端|开发|岗位?|\s)*(?:面经|面筋|面试)")
-_COMPANY_ROLE = re.compile(r"(大模型|算法|后端|前端|开发|岗位?|工程师|实习|面试|面经|的|\[.*?\]|【.*?】|\s)+$")
-_NOT_COMPANY = re.compile(r"^(大模型|llms?|ai|算法|面经|面试|记录|最近|我的|分享)?$", re.IGNORECASE)
+                            r"前端|开发|应用|岗位?|\s)*(?:面经|面筋|面试|[一二三四终]面)")
+_COMPANY_ROLE = re.compile(r"(大模型|算法|后端|前端|开发|应用|岗位?|工程师|实习|面试|面经|的|\[.*?\]|【.*?】|\s)+$")
+_NOT_COMPANY = re.compile(r"^(大模型|llms?|ai|算法|面经|面试|记录|最近|我的|分享|[一二三四终hH]面.*)?$", re.IGNORECASE)
 
 _TOPIC_RULES: dict[str, str] = {
     "LLM基础": r"transformer|attention|注意力|norm\b|prenorm|postnorm|位置编码|rope|外推|pretrain|预训练|"
@@ -378,7 +378,7 @@ def detect_company(text: str) -> str | None:
     for line in head[:6]:
         if len(line) > 30:
             continue
-        line = re.sub(r"^\s*[\[【][^\]】]*[\]】]\s*", "", line)
+        line = re.sub(r"^\s*[\[【][^\]】]*[\]】]\s*|^#+\s*", "", line)
         m = _COMPANY_TITLE.match(line)
         if m:
             name = _COMPANY_ROLE.sub("", m.group(1)).strip()
@@ -416,6 +416,18 @@ def guess_difficulty(question: str, kind: QuestionKind) -> int:
     if _EASY.search(question) and kind == QuestionKind.concept:
         return 1
     return 2
+
+
+def dropped_chrome(text: str, limit: int = 40) -> list[str]:
+    """The page chrome extract_cards drops from a text: chrome lines, and what follows a terminator
+    (comments, a recommendation feed), so a person can see it before anything is stored."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    cut = _chrome_cut(lines)
+    out = [ln.strip() for ln in lines[:cut] if ln.strip() and _CHROME_LINE.search(ln.strip())]
+    tail = [ln.strip() for ln in lines[cut:] if ln.strip()]
+    if tail:
+        out.append(f"{tail[0]} … ({len(tail)} lines from here on)")
+    return out[:limit]
 
 
 def extract_cards(text: str, doc: str) -> list[QuestionCard]:

@@ -111,15 +111,49 @@ class ChromaStore:
             self._count = col.count()
             self._collection = col
 
-    def count(self) -> int:
-        self._get()
-        return self._count
+    def _reopening(self, fn):
+        """fn(collection); once more on a fresh handle when the collection was replaced meanwhile
+        (a rebuild by another bank or process drops and recreates it, under a new id)."""
+        try:
+            return fn(self._get())
+        except Exception as exc:  # noqa: BLE001 - chromadb's NotFoundError moves between versions
+            if "does not exist" not in str(exc) and type(exc).__name__ != "NotFoundError":
+                raise
+            with self._lock:
+                self._collection = None
+            return fn(self._get())
 
-    def query(self, embedding: np.ndarray, n: int) -> list[tuple[str, float]]:
-        """(id, cosine similarity) of the n nearest cards, best first."""
-        col = self._get()
+    def count(self, where: dict | None = None) -> int:
+        if where is None:
+            self._get()
+            return self._count
+        return self._reopening(lambda col: len(col.get(where=where, include=[])["ids"]))
+
+    def query(self, embedding: np.ndarray, n: int, where: dict | None = None) -> list[tuple[str, float]]:
+        """(id, cosine similarity) of the n nearest cards (among those `where` matches), best first."""
+        return self.query_many([embedding], n, where)[0]
+
+    def query_many(self, embeddings, n: int, where: dict | None = None) -> list[list[tuple[str, float]]]:
+        self._get()
         n = min(n, self._count)
-        if n <= 0:
-            return []
-        res = col.query(query_embeddings=[embedding], n_results=n, include=["distances"])
-        return [(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0])]
+        if n <= 0 or not len(embeddings):
+            return [[] for _ in embeddings]
+        res = self._reopening(lambda col: col.query(query_embeddings=list(embeddings), n_results=n, where=where,
+                                                    include=["distances"]))
+        return [[(i, 1.0 - float(d)) for i, d in zip(ids, dists)] for ids, dists in zip(res["ids"], res["distances"])]
+
+    def upsert(self, ids: list[str], documents: list[str], metadatas: list[dict], embeddings: np.ndarray) -> None:
+        """Add or replace these records (cards people add), keeping everything else."""
+        def write(col):
+            for start in range(0, len(ids), ADD_BATCH):
+                end = start + ADD_BATCH
+                col.upsert(ids=ids[start:end], documents=documents[start:end], metadatas=metadatas[start:end],
+                           embeddings=embeddings[start:end])
+            self._count = col.count()
+        self._reopening(write)
+
+    def delete(self, where: dict) -> None:
+        def remove(col):
+            col.delete(where=where)
+            self._count = col.count()
+        self._reopening(remove)

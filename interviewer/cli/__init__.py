@@ -12,6 +12,7 @@ import sys
 # module -> registers its sub-commands on the shared sub-parser
 COMMAND_MODULES = (
     "interviewer.cli.bank",         # ingest, questions, search
+    "interviewer.cli.posts",        # docs, docs remove (posts people added)
     "interviewer.cli.engine",       # interview, grade
     "interviewer.cli.eval",         # eval grading
     "interviewer.cli.transcripts",  # sessions, export, import, delete

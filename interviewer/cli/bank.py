@@ -12,11 +12,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("paths", nargs="*", metavar="PATH", help="extra .txt/.md files or directories to ingest")
     p.add_argument("--rebuild", action="store_true", help="rebuild even if nothing changed")
     p.add_argument("--json", action="store_true", help="print the ingest report as JSON")
+    p.add_argument("--owner", help="add each FILE as a post owned by OWNER (.txt/.md/.html/.pdf), "
+                                   "as the app's 添加面经 does, instead of rebuilding the corpus")
     p.set_defaults(handler=_ingest)
 
     p = sub.add_parser("questions", help="list question cards")
     p.add_argument("--topic", help="only cards with this topic")
     p.add_argument("--section", help="only cards of this section (一面, 手撕, LangChain ...)")
+    p.add_argument("--owner", help="also the cards OWNER added (MIANSHI_ADMIN=1: everyone's)")
     p.add_argument("--json", action="store_true", help="print the cards as JSON")
     p.set_defaults(handler=_questions)
 
@@ -36,6 +39,10 @@ def _open(args, **kw):
 
 
 def _ingest(args) -> int:
+    if args.owner is not None:
+        from interviewer.cli.posts import add_posts
+
+        return add_posts(args)
     bank = _open(args, rebuild=args.rebuild, progress=not args.json, extra_paths=tuple(args.paths))
     r = bank.report
     if args.json:
@@ -74,8 +81,15 @@ def _named_paths_status(paths, skipped) -> int:
 
 
 def _questions(args) -> int:
-    bank = _open(args)
-    cards = bank.cards(topic=args.topic, section=args.section)
+    if args.owner is not None:
+        from interviewer.cli.posts import open_library, scope
+
+        lib = open_library()
+        cards = [c for c in lib.visible_cards(scope(args.owner))
+                 if (args.topic is None or args.topic in c.topics)
+                 and (args.section is None or c.section == args.section)]
+    else:
+        cards = _open(args).cards(topic=args.topic, section=args.section)
     if args.json:
         print(json.dumps([c.model_dump(mode="json") for c in cards], ensure_ascii=False, indent=2))
         return 0

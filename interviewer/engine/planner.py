@@ -72,8 +72,11 @@ def plan_questions(cards: Sequence[QuestionCard], config: SessionConfig,
 
     With config.weak_spots and a history, low-mastery topics come first and get more questions,
     unseen cards before seen ones, and badly answered cards return only when spaced-repetition
-    says they are due.
+    says they are due. With config.card_ids, exactly those cards (known ones, in that order).
     """
+    if config.card_ids:
+        known = {c.id for c in cards}
+        return [cid for cid in dict.fromkeys(config.card_ids) if cid in known][:config.n_questions]
     rng = rng if rng is not None else random.Random(config.seed)
     hist: PlannerHistory | None = None
     if config.weak_spots and history is not None:

@@ -194,6 +194,8 @@ class InterviewEngine:
               history: PlannerHistory | Mapping[str, Any] | None = None) -> SessionState:
         """Plan the session and record it. Raises ValueError when no question matches."""
         cards = self.bank.cards()
+        if config.card_ids:  # a pick from the bank tab may hold cards only their owner sees
+            cards = [c for c in map(self._card_or_none, config.card_ids) if c is not None]
         plan = plan_questions(cards, config, history)
         if not plan:
             raise ValueError(f"no questions match topics={config.topics} sections={config.sections}")
@@ -207,6 +209,12 @@ class InterviewEngine:
         )
         self.record_session(state)
         return state
+
+    def _card_or_none(self, card_id: str) -> QuestionCard | None:
+        try:
+            return self.bank.get(card_id)
+        except KeyError:
+            return None
 
     def open(self, state: SessionState) -> Iterator[Event]:
         """Ask the current question (session notices first). If it was already asked (a reload),

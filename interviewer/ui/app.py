@@ -12,11 +12,13 @@ import gradio as gr
 
 from interviewer import service
 from interviewer.ui import render, streaming
+from interviewer.ui.bank import BankUI
+from interviewer.ui.bank_view import BANK_CSS
 from interviewer.ui.interview import LANGUAGES, InterviewUI, empty_browser
 from interviewer.ui.render import esc
 from interviewer.ui.review import ReviewUI
 
-APP_CSS = render.CARD_CSS + """
+APP_CSS = render.CARD_CSS + BANK_CSS + """
 #status-line{font-size:13px;color:#57606a}
 #chat{min-height:420px}
 #grade-card{max-height:760px;overflow-y:auto}
@@ -35,6 +37,7 @@ def build_app(settings: service.Settings, services: service.Services | None = No
     os.environ["GRADIO_TEMP_DIR"] = str(services.served_dir)
     ui = InterviewUI(services)
     review = ReviewUI(services, ui)
+    bank = BankUI(services, ui)
     topics = list(services.bank.topics())
     sections = list(services.bank.sections())
 
@@ -89,6 +92,9 @@ def build_app(settings: service.Settings, services: service.Services | None = No
         with gr.Tab("回顾 Review", id="tab-review") as review_tab:
             review.layout(topics)
 
+        with gr.Tab("题库 Bank", id="tab-bank") as bank_tab:
+            bank.layout()
+
         ui.chatbot = chat
         outputs = [chat, cards, report, report_md, report_json, answer_in, st, bs]
         common = dict(streaming.COMMON_EVENT, outputs=outputs)
@@ -115,6 +121,7 @@ def build_app(settings: service.Settings, services: service.Services | None = No
                         concurrency_limit=2)
 
         review.wire(demo, bs, review_tab)
+        bank.wire(demo, bs, bank_tab, outputs, TO_INTERVIEW_TAB)
     return demo
 
 
@@ -122,6 +129,11 @@ def check_model_html(settings: service.Settings) -> str:
     """The connection check's result for the status line (one tiny request; the key never shown)."""
     result = service.check_model(settings)
     return render.check_html(result)
+
+
+# After an interview starts from the bank tab, show it (a client-side tab switch: no server round trip).
+TO_INTERVIEW_TAB = """() => { const tab = [...document.querySelectorAll('button[role=tab]')]
+  .find(b => b.innerText.includes('面试 Interview')); if (tab) tab.click(); }"""
 
 
 def launch_kwargs() -> dict:

@@ -233,6 +233,14 @@ def source_html(card: QuestionCard | None, language: str = "zh") -> str:
             f'<span class="ms-source">{esc(where)}</span></span></summary>{notes_html}{correction}</details>')
 
 
+# Key points of a card someone added are not reviewed: every place that shows them says where they come from.
+KEY_POINTS_ORIGIN = {
+    "post": "参考要点来自原帖，未审核 · key points from the post, unreviewed",
+    "model": "参考要点由模型撰写，未审核 · key points model-written, unreviewed",
+    "edited": "参考要点由你编辑，未审核 · key points edited by you, unreviewed",
+}
+
+
 def grade_card_html(question_id: str, asked: str, answers: list[str], grade: Grade | None,
                     card: QuestionCard | None, language: str = "zh", skipped: bool = False,
                     truncated: bool = False, history: list[tuple[str, Grade]] | None = None,
@@ -258,6 +266,8 @@ def grade_card_html(question_id: str, asked: str, answers: list[str], grade: Gra
         out.append(f'<div class="ms-pair">{"".join(blocks)}</div>')
     elif grade is not None:
         out.append(grade_block_html(grade, language))
+    if card is not None and card.key_points_origin and (grade is not None or history):
+        out.append(f'<div class="ms-meta ms-kp-origin">{esc(KEY_POINTS_ORIGIN.get(card.key_points_origin, ""))}</div>')
     if card is not None and card.kind == "project" and (grade is not None or history):
         out.append(f'<div class="ms-meta ms-project-note">{esc(t["project"])}</div>')
     out.append(model_answer_html(grade or (history[-1][1] if history else None), language))
