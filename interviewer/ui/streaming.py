@@ -55,7 +55,7 @@ def freeze_startup() -> None:
     gc.enable()
 
 
-def wire_chat(chatbot: gr.Chatbot | None, messages: list[dict]) -> Any:  # noqa: F821
+def wire_chat(chatbot: gr.Chatbot | None, messages: list[dict]) -> Any:
     """What Gradio's own postprocessing would send for the chat, made here in the job's thread."""
     if chatbot is None:
         return messages
