@@ -13,6 +13,7 @@ import signal
 import pytest
 
 from interviewer.bench.common import HttpApi, copy_built_bank, new_browser, start_args
+from interviewer.store import TranscriptStore
 from interviewer.testing.app_server import AppServer
 from interviewer.testing.app_server import stored_session as stored
 from interviewer.testing.fake_openai import FakeOpenAI, Latency
@@ -117,3 +118,60 @@ def test_grade_pending_when_killed_is_finished_on_resume(tmp_path, bank_settings
     rec = stored(db, sid)
     q = next(q for q in rec.questions() if q.question_id == plan[0])
     assert q.grade is not None and q.grade.answer == ANSWER and q.grade.grade.status == "graded"
+
+
+@pytest.mark.browser
+def test_answering_before_the_grade_arrives_is_not_taken_for_another_tab(tmp_path, bank_settings, bank):
+    """In the browser with a slow grader (a reasoning model takes long): the candidate answers the
+    next question while the first grade is still being made. Both answers are taken (no "moved on"
+    notice: that is for another tab), and both grades arrive."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_app_browser import CHROMIUM, CHROMIUM_ARGS, open_app
+
+    data = tmp_path / "data"
+    copy_built_bank(bank_settings.data_dir, data)
+    slow_grades = Latency(complete=6.0)
+    with FakeOpenAI(script=provider_model, provider="openai", latency=slow_grades) as server, \
+            AppServer(data, **app_env(server)) as app, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(120_000)
+            open_app(page, app.url)
+            box = page.locator("#n-questions input[type=number]")
+            box.fill("3")
+            box.press("Enter")
+            page.locator("#followups input").uncheck()
+            bots = "document.querySelectorAll('#chat [data-testid=bot]').length"
+            page.click("#start-button")
+            page.wait_for_function(f"{bots} >= 1")          # the first question
+            for text in ("FIRST-ANSWER 先回答第一题。", "SECOND-ANSWER 紧接着回答第二题。"):
+                page.wait_for_function("!document.querySelector('#answer-box textarea').disabled")
+                before = page.evaluate(bots)
+                page.fill("#answer-box textarea", text)
+                page.click("#send-button")
+                page.wait_for_function("document.querySelector('#answer-box textarea').value === ''")
+                page.wait_for_function(f"{bots} > {before}")  # the next question, long before its grade
+            # Both grade cards arrive (the second used to stay "评分中…" until the next action).
+            page.wait_for_function("document.querySelectorAll('#grade-card .ms-card .ms-total').length >= 2",
+                                   timeout=60_000)
+            chat = page.locator("#chat").inner_text()
+            assert "FIRST-ANSWER" in chat and "SECOND-ANSWER" in chat
+            assert "another tab" not in chat and "另一个标签页" not in chat
+        finally:
+            browser.close()
+    rec = stored(data / "mianshi.sqlite3", page_session_id(data))
+    answers = [t.text for t in rec.turns if t.role == "candidate" and t.kind == "answer"]
+    assert answers == ["FIRST-ANSWER 先回答第一题。", "SECOND-ANSWER 紧接着回答第二题。"]
+    assert len(rec.current_grades()) == 2
+
+
+def page_session_id(data) -> str:
+    """The one session the browser made in this data dir."""
+    store = TranscriptStore(data / "mianshi.sqlite3", readonly=True)
+    try:
+        (only,) = store.list_sessions()
+        return only.id
+    finally:
+        store.close()

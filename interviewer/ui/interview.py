@@ -345,7 +345,12 @@ class InterviewUI:
         state, _ = self._resolve_or_say(st, bs, publish)
         if state is None or not self.engine.pending_grades(state):
             return self.view(state, bs, controls=False)
-        self.engine.wait_grades(state, timeout=GRADE_WAIT)
+        # Until no grade of the session is pending, including grades of answers sent while this
+        # waits: the page does not run this event again while it is running (the candidate who
+        # answers the next question before the last grade arrived would see "grading…" forever).
+        deadline = time.monotonic() + GRADE_WAIT
+        while self.engine.pending_grades(state) and time.monotonic() < deadline:
+            self.engine.wait_grades(state, timeout=max(0.0, deadline - time.monotonic()))
         return self.view(state, bs, controls=False)
 
     # ------------------------------------------------------------------ progress
