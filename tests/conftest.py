@@ -31,3 +31,16 @@ def bank(bank_settings, embedder):
     from interviewer.bank.bank import QuestionBank
 
     return QuestionBank.open(bank_settings, embedder=embedder)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian chromium driven by Playwright (never a downloaded browser), one per test module."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_app_browser import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

@@ -18,7 +18,7 @@ import pytest
 
 from interviewer.config import REPO_ROOT
 from interviewer.testing.app_server import AppServer
-from tests.test_app_browser import CHROMIUM, CHROMIUM_ARGS, open_app, send
+from tests.test_app_browser import open_app, send
 from tests.test_post_extraction import EXPECTED
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -36,16 +36,6 @@ PDF_QUESTIONS = ["什么是 MoE 的专家并行?", "DeepSeek 的 MLA 是怎么�
 def server(tmp_path_factory):
     with AppServer(tmp_path_factory.mktemp("bank-browser")) as srv:
         yield srv
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def new_page(browser):

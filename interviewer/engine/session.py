@@ -300,15 +300,9 @@ class InterviewEngine:
             if last.kind == "answer":
                 yield from self._after_answer(state)
             elif last.kind == "skip":
-                if record.answers:
-                    yield from self._grade_current(state)
-                else:
-                    record.skipped = True
-                yield from self._advance(state)
+                yield from self._after_skip(state)
             elif last.kind == "end":
-                if record.answers:
-                    yield from self._grade_current(state)
-                yield from self._finish(state)
+                yield from self._after_end(state)
         elif not record.asked:
             yield from self.open(state)
 
@@ -318,12 +312,15 @@ class InterviewEngine:
             yield self._notice(state, _t(state.config.language, "finished"), None)
             return
         qid = state.current_id
-        record = state.records[qid]
         yield self._turn(state, "candidate", "skip", "/skip", qid)
-        if record.answers:
+        yield from self._after_skip(state)
+
+    def _after_skip(self, state: SessionState) -> Iterator[Event]:
+        """The effect of a recorded /skip: grade what was answered, else mark skipped; move on."""
+        if state.records[state.current_id].answers:
             yield from self._grade_current(state)   # a skipped follow-up still grades the main answer
         else:
-            record.skipped = True
+            state.records[state.current_id].skipped = True
         yield from self._advance(state)
 
     def repeat(self, state: SessionState) -> Iterator[Event]:
@@ -348,7 +345,11 @@ class InterviewEngine:
             return
         qid = state.current_id
         yield self._turn(state, "candidate", "end", "/end", qid)
-        record = state.records[qid]
+        yield from self._after_end(state)
+
+    def _after_end(self, state: SessionState) -> Iterator[Event]:
+        """The effect of a recorded /end: grade what was answered (unless graded or grading), finish."""
+        record = state.records[state.current_id]
         if record.answers and record.grade is None and not record.grade_pending:
             yield from self._grade_current(state)
         yield from self._finish(state)
