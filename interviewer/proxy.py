@@ -56,8 +56,14 @@ class StickyProxy:
         turn, then those marked down (they may be back)."""
         now = time.monotonic()
         up = [r for r in self.replicas if self._down.get(r, 0.0) <= now]
-        first = pinned if pinned in up else None
-        if first is None:
+        names = list(self.replicas)
+        first = None
+        if pinned in self.replicas:
+            # Its own replica, else the next one up after it: the same for every request of the
+            # client, which may not take the new cookie (gradio_client keeps only its first ones).
+            ring = names[names.index(pinned):] + names[:names.index(pinned)]
+            first = next((r for r in ring if r in up), None)
+        else:
             for _ in range(len(self.replicas)):
                 candidate = next(self._next)
                 if candidate in up:
@@ -88,7 +94,10 @@ class StickyProxy:
                 # No read timeout: event streams stay open for as long as an interview waits.
                 self._client = httpx.AsyncClient(timeout=httpx.Timeout(None, connect=3.0),
                                                  limits=httpx.Limits(max_connections=None,
-                                                                     max_keepalive_connections=100))
+                                                                     max_keepalive_connections=100,
+                                                                     # below uvicorn's 5 s, so the replica
+                                                                     # never closes a connection being reused
+                                                                     keepalive_expiry=2.0))
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if self._client is not None:
@@ -123,6 +132,15 @@ class StickyProxy:
             except (httpx.ConnectError, httpx.ConnectTimeout):
                 self.mark_down(name)  # nothing reached it: the request can go elsewhere unchanged
                 continue
+            except httpx.TransportError:
+                # It went away while the request was under way. A GET can be asked elsewhere; any
+                # other request may have been acted on, so the client is told (as the replica's
+                # own crash would have told it) and decides.
+                self.mark_down(name)
+                if scope["method"] in ("GET", "HEAD"):
+                    continue
+                await _plain(send, 502, b"the replica went away during the request\n")
+                return
             self.routed[name] += 1
             try:
                 await self._relay(response, name if name != pinned else None, receive, send)
