@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from interviewer.bench.common import VIEW, answer_of_length, client, load_answers, new_browser, percentile, start_args
+from interviewer.proxy import COOKIE as PROXY_COOKIE
 
 MAX_STEPS_PER_QUESTION = 4
 _last_candidates: list = []  # answer + follow-ups: a bound, so a broken session cannot loop
@@ -36,6 +37,7 @@ class Candidate:
     start_latency: float | None = None
     finished: bool = False
     error: str | None = None
+    replica: str | None = None  # the replica the proxy gave it first (its cookie), when behind the proxy
     failovers: int = 0          # times its replica went away and it went on elsewhere (a reload)
     resume_latencies: list[float] = field(default_factory=list)  # seconds from the failure to the resumed view
 
@@ -115,6 +117,7 @@ def _interview(url: str, cand: Candidate, questions: int, followups: bool, answe
         t0 = time.perf_counter()
         v = _call(c, "/start", *start_args(questions, followups, cand.browser))
         cand.start_latency = time.perf_counter() - t0
+        cand.replica = c.cookies.get(PROXY_COOKIE)
         bs = v["browser"]
         cand.session_id, cand.plan = bs["session_id"], list(bs["state"]["plan"])
         for step in range(questions * MAX_STEPS_PER_QUESTION):
@@ -157,6 +160,11 @@ def open_store_readonly(target):
     """The transcript store the app wrote to, read-only: a SQLite file, or a postgresql:// URL."""
     from interviewer.store import TranscriptStore
 
+    if str(target).startswith(("postgresql://", "postgres://")):
+        from interviewer.config import Settings
+        from interviewer.store.factory import open_store
+
+        return open_store(Settings.from_env({"MIANSHI_DATABASE_URL": str(target)}), readonly=True)
     return TranscriptStore(Path(target), readonly=True)
 
 

@@ -1,0 +1,143 @@
+"""Issue #17: two app replicas (`python app.py` twice) over one PostgreSQL and one Chroma server.
+
+- A session started on replica A, answered on B, reloaded on A and exported from B: every answer
+  once, in order, in the store and in the export; a tab still holding an old copy adds nothing.
+- Behind the sticky proxy, replica A is SIGKILLed in the middle of a load: no acknowledged
+  answer is lost, nothing is duplicated or crossed, and A's sessions finish on B.
+
+The servers are real: PostgreSQL from the distribution's binaries and `chroma run` (the
+fixtures in tests/conftest.py skip, saying why, only when one cannot start).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+
+from interviewer.bench.common import start_args
+from interviewer.bench.load import open_store_readonly, run_load
+from interviewer.config import REPO_ROOT, Settings
+from interviewer.testing.replicas import Replicas
+
+pytestmark = pytest.mark.slow
+
+VIEW = ("chat", "cards", "report", "report_md", "report_json", "answer_box", "browser")
+ANSWERS = ["LoRA 的 B 矩阵初始化为 0，A 用随机高斯初始化，训练开始时增量为零，不破坏预训练模型。",
+           "Pre-Norm 训练更稳定，梯度可以沿残差直接回传；Post-Norm 上限高但深层容易不稳定。",
+           "KV cache 缓存历史 token 的 key 和 value，解码每步只算新 token，显存随长度增长。"]
+
+
+@pytest.fixture(scope="module")
+def shared(request, tmp_path_factory, embedder):
+    """MIANSHI_* of the shared back ends: a fresh PostgreSQL database and a Chroma database on
+    the session's servers, the bank built there once (as `python -m interviewer ingest` does)."""
+    from interviewer.bank.bank import QuestionBank
+
+    database_url = request.getfixturevalue("postgres_url")
+    chroma_url = request.getfixturevalue("chroma_server").database_url()
+    env = {"MIANSHI_DATABASE_URL": database_url, "MIANSHI_CHROMA_URL": chroma_url}
+    settings = Settings.from_env({"MIANSHI_DATA_DIR": str(tmp_path_factory.mktemp("ingest")),
+                                  "MIANSHI_CORPUS_DIR": str(REPO_ROOT / "corpus"), **env})
+    QuestionBank.open(settings, embedder=embedder)  # the embedder's cache makes this quick
+    return env
+
+
+@pytest.fixture(scope="module")
+def replicas(shared, tmp_path_factory):
+    reps = Replicas(tmp_path_factory.mktemp("replicas"), 2, **shared)
+    try:
+        reps.start()
+    except RuntimeError as exc:
+        pytest.fail(f"the replicas did not start: {exc}")
+    yield reps
+    reps.stop()
+
+
+def client(url: str, downloads: Path | None = None):
+    from gradio_client import Client
+
+    kw = {"download_files": str(downloads)} if downloads else {}
+    return Client(url, verbose=False, **kw)
+
+
+def call(c, api: str, *args) -> dict:
+    return dict(zip(VIEW, c.predict(*args, api_name=api)))
+
+
+def chat_texts(view: dict) -> list[str]:
+    out = []
+    for m in view["chat"] or []:
+        parts = m["content"] if isinstance(m["content"], list) else [m["content"]]
+        out.append(html.unescape("".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in parts)))
+    return out
+
+
+def stored_answers(database_url: str, session_id: str) -> list[str]:
+    store = open_store_readonly(database_url)
+    try:
+        rec = store.get_session(session_id)
+    finally:
+        store.close()
+    return [t.text for t in rec.turns if t.role == "candidate" and t.kind == "answer"]
+
+
+def test_start_on_a_answer_on_b_reload_on_a_export_on_b(replicas, shared, tmp_path):
+    a, b = (s.url for s in replicas.servers)
+    browser = {"browser_id": uuid.uuid4().hex, "session_id": None, "state": None}
+    tag = uuid.uuid4().hex[:6]
+    answers = [f"[{tag}-{i}] {text}" for i, text in enumerate(ANSWERS)]
+
+    tab_a = client(a)
+    bs = call(tab_a, "/start", *start_args(3, False, browser))["browser"]
+    sid, plan = bs["session_id"], bs["state"]["plan"]
+    stale = bs                                             # what tab A still holds
+
+    bs = call(client(b), "/answer", answers[0], bs)["browser"]   # the next request lands on B
+    assert bs["session_id"] == sid and bs["state"]["current"] == 1
+
+    # Tab A acts on its old copy (it never saw B's answer): refused, nothing added.
+    view = call(tab_a, "/answer", answers[1], stale)
+    assert view["browser"]["state"]["current"] == 1
+    assert stored_answers(shared["MIANSHI_DATABASE_URL"], sid) == answers[:1]
+
+    # A reload on A: a new page (new Gradio session, no in-memory state), the browser's ids.
+    view = call(client(a), "/resume", {"browser_id": browser["browser_id"], "session_id": sid, "state": None})
+    bs = view["browser"]
+    assert bs["session_id"] == sid and bs["state"]["current"] == 1
+    assert sum(answers[0] in t for t in chat_texts(view)) == 1   # shown once, as stored
+
+    bs = call(client(a), "/answer", answers[1], bs)["browser"]
+    bs = call(client(b), "/answer", answers[2], bs)["browser"]
+    assert bs["state"]["phase"] == "finished"
+
+    # Export on B: the JSON download served by B holds every answer once, in order.
+    on_b = client(b, downloads=tmp_path)
+    _md, js = on_b.predict(bs, api_name="/downloads")
+    js = js["value"] if isinstance(js, dict) else js
+    export = json.loads(Path(js).read_text(encoding="utf-8"))
+    exported = [t["text"] for t in export["turns"] if t["role"] == "candidate" and t["kind"] == "answer"]
+    assert exported == answers
+    assert stored_answers(shared["MIANSHI_DATABASE_URL"], sid) == answers
+    asked = [t["question_id"] for t in export["turns"] if t["role"] == "interviewer" and t["kind"] == "question"]
+    assert asked == plan
+
+
+def test_killing_a_replica_mid_load_loses_no_answered_turn(replicas, shared):
+    """8 candidates through the proxy; replica A is SIGKILLed when half the answers are in."""
+    def kill_a():
+        replicas.kill(0)
+
+    result = run_load(replicas.url, shared["MIANSHI_DATABASE_URL"], candidates=8, questions=2, followups=True,
+                      think=0.3, time_limit=150, failover=True, midway=kill_a)
+    assert replicas.servers[0].proc is None or replicas.servers[0].proc.poll() is not None  # A is gone
+    assert result.errors == [], replicas.logs()
+    assert result.problems == []          # every acknowledged answer stored once, in order, in its session
+    from interviewer.bench import load
+
+    on_a = [c for c in load._last_candidates if c.replica == "r0"]
+    assert on_a, "the proxy sent no candidate to replica A"
+    assert all(c.finished for c in load._last_candidates)   # A's sessions finished on B
