@@ -126,6 +126,48 @@ def test_start_on_a_answer_on_b_reload_on_a_export_on_b(replicas, shared, tmp_pa
     assert asked == plan
 
 
+@pytest.mark.browser
+def test_a_browser_reloaded_onto_the_other_replica_resumes_its_interview(replicas, shared, browser):
+    """Through the proxy in Chromium: the page's replica is replaced by the other one (its cookie
+    names the other replica, as the proxy does when a replica is down) and the page reloads: the
+    browser keeps its ids, the other replica reads them (one browser secret for all replicas),
+    and the interview goes on from the shared database."""
+    from tests.test_app_browser import open_app, send, start_interview
+
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+    ctx.set_default_timeout(120_000)
+    try:
+        page = ctx.new_page()
+        open_app(page, replicas.url)
+        first = next(c["value"] for c in ctx.cookies() if c["name"] == "mianshi-replica")
+        page.locator("#followups input").uncheck()
+        start_interview(page, 2)
+        tag = uuid.uuid4().hex[:6]
+        send(page, f"[{tag}-0] {ANSWERS[0]}")
+        page.wait_for_function("document.querySelector('#chat').innerText.includes('第 2/2 题')")
+
+        other = "r1" if first == "r0" else "r0"
+        ctx.add_cookies([{"name": "mianshi-replica", "value": other, "url": replicas.url}])
+        page.reload()
+        page.wait_for_function("document.querySelector('#chat').innerText.includes('第 2/2 题')")
+        page.wait_for_function("!document.querySelector('#answer-box textarea').disabled")
+        assert page.locator("#chat").inner_text().count(f"[{tag}-0]") == 1
+        send(page, f"[{tag}-1] {ANSWERS[1]}")
+        page.wait_for_selector("#report .ms-overall")
+        assert next(c["value"] for c in ctx.cookies() if c["name"] == "mianshi-replica") == other
+    finally:
+        ctx.close()
+    store = open_store_readonly(shared["MIANSHI_DATABASE_URL"])
+    try:
+        found = [s for s in store.list_sessions()
+                 if any(f"[{tag}-0]" in t.text for t in store.get_session(s.id).turns)]
+        assert len(found) == 1
+        answers = [t.text for t in store.get_session(found[0].id).turns if t.role == "candidate"]
+        assert answers == [f"[{tag}-0] {ANSWERS[0]}", f"[{tag}-1] {ANSWERS[1]}"]
+    finally:
+        store.close()
+
+
 def test_killing_a_replica_mid_load_loses_no_answered_turn(replicas, shared):
     """8 candidates through the proxy; replica A is SIGKILLed when half the answers are in."""
     def kill_a():
