@@ -567,7 +567,7 @@ class TranscriptStore:
             SELECT t.session_id, t.question_id, MIN(t.created_at) AS asked_at, s.created_at AS session_at
             FROM turns t JOIN sessions s ON s.id = t.session_id
             WHERE t.role = 'interviewer' AND t.kind = 'question' AND t.question_id IS NOT NULL {owner}
-            GROUP BY t.session_id, t.question_id
+            GROUP BY t.session_id, t.question_id, s.created_at
             ORDER BY asked_at
         """.format(owner="AND s.owner = ?" if owner is not None else "")
         with self._read() as conn:
