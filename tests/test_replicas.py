@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import uuid
 from pathlib import Path
 
@@ -37,7 +38,7 @@ def shared(request, tmp_path_factory, embedder):
     the session's servers, the bank built there once (as `python -m interviewer ingest` does)."""
     from interviewer.bank.bank import QuestionBank
 
-    database_url = request.getfixturevalue("postgres_url")
+    database_url = request.getfixturevalue("postgres_server").create_database()
     chroma_url = request.getfixturevalue("chroma_server").database_url()
     env = {"MIANSHI_DATABASE_URL": database_url, "MIANSHI_CHROMA_URL": chroma_url}
     settings = Settings.from_env({"MIANSHI_DATA_DIR": str(tmp_path_factory.mktemp("ingest")),
@@ -69,10 +70,12 @@ def call(c, api: str, *args) -> dict:
 
 
 def chat_texts(view: dict) -> list[str]:
+    """The messages as the candidate reads them (the app sends them Markdown- and HTML-escaped)."""
     out = []
     for m in view["chat"] or []:
         parts = m["content"] if isinstance(m["content"], list) else [m["content"]]
-        out.append(html.unescape("".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in parts)))
+        raw = "".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in parts)
+        out.append(html.unescape(re.sub(r"\\(.)", r"\1", raw)).replace("\xa0", " "))
     return out
 
 
