@@ -45,6 +45,20 @@ def _warm(replicas, answers, rng) -> None:
         api_turns(srv.url, 1, answers, rng)
 
 
+def _cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) of a process and its children so far."""
+    import psutil
+
+    proc = psutil.Process(pid)
+    total = sum(proc.cpu_times()[:2])
+    for child in proc.children(recursive=True):
+        try:
+            total += sum(child.cpu_times()[:2])
+        except psutil.Error:
+            pass
+    return total
+
+
 def run_replicas(n: int, candidates: int, think: float, say=print, kill: bool = True) -> tuple[list, dict]:
     """The figures (run.Figure) and extra details of the three runs."""
     import random
@@ -79,10 +93,15 @@ def run_replicas(n: int, candidates: int, think: float, say=print, kill: bool = 
                 result = run_load(reps.url, env["MIANSHI_DATABASE_URL"], candidates=candidates, questions=3,
                                   followups=True, think=think, time_limit=900, failover=with_kill,
                                   midway=(lambda r=reps: r.kill(0)) if with_kill else None)
+                # Where the CPU went (the machine's 2 cores also run the candidates' clients): is the
+                # proxy a bottleneck? (A killed replica is gone and not counted.)
+                cpu = [f"{_cpu_seconds(pid):.0f}" for pid in reps.pids()]
+                extra[f"{count}-{int(with_kill)} cpu"] = (f"CPU seconds: replicas {', '.join(cpu)}; "
+                                                          f"proxy {_cpu_seconds(reps.proxy.proc.pid):.0f}")
             finally:
                 reps.stop()
             results[(count, with_kill)] = result
-            extra[label] = result.summary()
+            extra[label] = result.summary() + "; " + extra.pop(f"{count}-{int(with_kill)} cpu", "")
             extra.setdefault("load_errors", []).extend(result.errors[:10])
             extra.setdefault("load_problems", []).extend(result.problems[:10])
             name = f"{label}: {candidates} candidates"
