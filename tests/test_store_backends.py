@@ -380,3 +380,60 @@ def test_db_migrate_creates_and_reports_the_schema(backend):
     assert done.returncode == 0 and f"schema version {SCHEMA_VERSION}" in done.stdout, done.stderr
     assert run("version").returncode == 0
     assert "mianshi@" not in done.stdout  # the URL's user (and any password) is not printed
+
+
+# --------------------------------------------------------------------------- two replicas through the service
+
+def _replica(backend: Backend):
+    """A replica's wiring: its own store (pools, locks) and engine over the shared database."""
+    from interviewer.engine.session import InterviewEngine
+    from interviewer.interviewers import OfflineInterviewer
+    from interviewer.service import Services
+    from tests.test_transcripts import FixedGrader, ListBank, _cards
+
+    store = backend.open()
+    bank = ListBank(_cards())
+    engine = InterviewEngine(bank, OfflineInterviewer(), FixedGrader(), store)
+    return Services(settings=backend.settings(), bank=bank, engine=engine, grader=engine.grader, store=store,
+                    locks=SessionLocks(across=store.session_lock))
+
+
+def test_a_session_moves_between_replicas_and_a_stale_copy_is_not_applied(backend):
+    from interviewer.models import SessionConfig
+
+    a, b = _replica(backend), _replica(backend)
+    try:
+        state = a.start(SessionConfig(n_questions=2, followups=False, seed=3), owner="browser-a")
+        list(a.engine.open(state))
+        a.save(state)
+        stale = state.model_copy(deep=True)  # what tab A still holds
+
+        on_b = b.resume(state.id, "browser-a")  # a reload that lands on replica B
+        assert len(on_b.turns) == len(state.turns)
+        with b.exclusive(on_b) as current:
+            assert current is on_b
+            list(b.engine.answer(current, "B 初始化为 0"))
+            b.save(current)
+
+        with a.exclusive(stale) as current:  # tab A acts on its old copy on replica A
+            assert current is not stale and len(current.turns) == len(on_b.turns) and current.current == 1
+        with pytest.raises(SessionMovedOn):  # and its snapshot can never overwrite B's
+            a.save(stale)
+        rec = a.store.get_session(state.id)
+        assert [t.index for t in rec.turns] == list(range(len(on_b.turns)))
+        assert rec.state["current"] == 1 and rec.current_grades()[rec.plan[0]].grade.total == 7.5
+    finally:
+        a.store.close()
+        b.store.close()
+
+
+def test_a_store_that_cannot_be_reached_leaves_the_action_to_the_process_lock(backend, store, tmp_path):
+    """No database (server gone, lock file unwritable): the action still runs, unsaved, as before."""
+    if backend.name == "postgresql":
+        store.db.lock_pool.close()  # every lock connection now fails, as with a server gone away
+    else:
+        store._locks.path = tmp_path / "no-such-dir" / "locks"  # the lock file cannot be created
+    ran = []
+    with SessionLocks(across=store.session_lock).hold("s"):
+        ran.append(True)
+    assert ran == [True]
