@@ -437,3 +437,36 @@ def test_a_store_that_cannot_be_reached_leaves_the_action_to_the_process_lock(ba
     with SessionLocks(across=store.session_lock).hold("s"):
         ran.append(True)
     assert ran == [True]
+
+
+def test_twenty_threads_answering_at_once_lose_no_turn(store):
+    def candidate(k: int) -> None:
+        store.record_session(session_dict(f"t{k}", owner=f"o{k}", turns_seen=0))
+        for i in range(10):
+            store.record_turn(turn(f"t{k}", i, f"t{k}-{i}"))
+            store.record_turn(turn("shared", k * 100 + i, f"shared-{k}-{i}"))
+        store.record_grade(f"t{k}", "d:001", make_grade(), "a")
+
+    threads = [threading.Thread(target=candidate, args=(k,)) for k in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert all(store.turn_count(f"t{k}") == 10 for k in range(20))
+    assert store.turn_count("shared") == 200 and len(store.list_sessions()) == 21
+
+
+# --------------------------------------------------------------------------- settings
+
+def test_the_database_url_is_checked_and_its_password_never_shown_or_stored(tmp_path):
+    from interviewer.store import Scrubber
+
+    with pytest.raises(ValueError, match="postgresql://"):
+        Settings.from_env({"MIANSHI_DATABASE_URL": "mysql://u:p@h/db"})
+    unset = Settings.from_env({"MIANSHI_DATA_DIR": str(tmp_path), "MIANSHI_DATABASE_URL": " "})
+    assert unset.database_url is None and unset.database_label == str(tmp_path / "mianshi.sqlite3")
+    s = Settings.from_env({"MIANSHI_DATABASE_URL": "postgresql://mianshi:pw-Very-Secret-9@db.internal:5433/mianshi",
+                           "MIANSHI_DB_POOL_SIZE": "4"})
+    assert s.database_label == "postgresql://db.internal:5433/mianshi" and s.db_pool_size == 4
+    assert "pw-Very-Secret-9" not in repr(s)
+    assert Scrubber.from_settings(s, env={}).text("it is pw-Very-Secret-9") == "it is [REDACTED]"
