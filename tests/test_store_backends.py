@@ -7,6 +7,8 @@ test_transcripts.py keeps the SQLite-only checks (file damage, WAL, PRAGMA migra
 
 from __future__ import annotations
 
+import io
+import json
 import multiprocessing
 import subprocess
 import sys
@@ -470,3 +472,32 @@ def test_the_database_url_is_checked_and_its_password_never_shown_or_stored(tmp_
     assert s.database_label == "postgresql://db.internal:5433/mianshi" and s.db_pool_size == 4
     assert "pw-Very-Secret-9" not in repr(s)
     assert Scrubber.from_settings(s, env={}).text("it is pw-Very-Secret-9") == "it is [REDACTED]"
+
+
+# --------------------------------------------------------------------------- the whole program on PostgreSQL
+
+def test_an_interview_from_the_command_line_is_stored_in_postgresql(bank, bank_settings, postgres_url, monkeypatch,
+                                                                     capsys):
+    """build_services opens the PostgreSQL store from MIANSHI_DATABASE_URL; nothing goes to the data dir."""
+    from interviewer.cli import main
+
+    for key in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "MIANSHI_MODEL"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("MIANSHI_DATA_DIR", str(bank_settings.data_dir))
+    monkeypatch.setenv("MIANSHI_CORPUS_DIR", str(bank_settings.corpus_dir))
+    monkeypatch.setenv("MIANSHI_DATABASE_URL", postgres_url)
+    sqlite_before = bank_settings.db_path.exists() and bank_settings.db_path.stat().st_mtime
+    monkeypatch.setattr(sys, "stdin", io.StringIO("LCEL 用 | 把组件连成链\n/skip\n"))
+    assert main(["interview", "--topic", "LangChain", "-n", "2", "--offline", "--seed", "4", "--no-followups"]) == 0
+    capsys.readouterr()
+    assert main(["sessions", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert len(listed) == 1 and listed[0]["status"] == "finished" and listed[0]["n_answered"] == 1
+    store = open_store(Settings.from_env())
+    try:
+        rec = store.get_session(listed[0]["id"])
+        assert [t.index for t in rec.turns] == list(range(len(rec.turns)))
+        assert [t.text for t in rec.turns if t.role == "candidate"][0].startswith("LCEL")
+    finally:
+        store.close()
+    assert (bank_settings.db_path.exists() and bank_settings.db_path.stat().st_mtime) == sqlite_before
