@@ -46,9 +46,9 @@ class BankActions:
         self.s = services
         bank = services.bank
         if not isinstance(bank, Library):  # services built over a bare QuestionBank (tests)
-            from interviewer.bank.posts import PostStore
+            from interviewer.bank.library import post_store
 
-            bank = Library(bank, PostStore(services.settings.data_dir / "posts"), services.embedder or bank._embedder)
+            bank = Library(bank, post_store(services.settings, bank), services.embedder or bank._embedder)
         self.lib: Library = bank
         self._draft = None
 

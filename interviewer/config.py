@@ -44,6 +44,22 @@ def _database_url(value: str | None) -> SecretStr | None:
     return SecretStr(value)
 
 
+def _chroma_url(value: str | None) -> str | None:
+    """MIANSHI_CHROMA_URL=http://host:port[/database] -> the URL without a trailing slash."""
+    if not value or not value.strip():
+        return None
+    value = value.strip().rstrip("/")
+    try:
+        url = urlparse(value)
+        port = url.port
+    except ValueError:
+        port, url = None, None
+    if url is None or url.scheme not in ("http", "https") or not url.hostname or port is None:
+        raise ValueError(f"MIANSHI_CHROMA_URL={value!r}: expected http://host:port (a `chroma run` server), "
+                         "optionally with /database")
+    return value
+
+
 def _env_bool(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
@@ -69,6 +85,7 @@ class Settings(BaseModel):
     db_pool_size: int = 10  # connections per process for reads and writes (PostgreSQL only)
     server_name: str = "127.0.0.1"
     server_port: int = 7860
+    chroma_url: str | None = None  # a Chroma server (`chroma run`) for the bank; None: on-disk Chroma in data_dir
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -95,6 +112,7 @@ class Settings(BaseModel):
             # Spaces sets GRADIO_SERVER_NAME=0.0.0.0; locally the app listens on loopback only.
             server_name=env.get("GRADIO_SERVER_NAME") or "127.0.0.1",
             server_port=int(env.get("GRADIO_SERVER_PORT") or 7860),
+            chroma_url=_chroma_url(env.get("MIANSHI_CHROMA_URL")),
         )
 
     @property

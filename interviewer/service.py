@@ -26,6 +26,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from interviewer.bank.errors import ChromaServerError  # noqa: F401 (MIANSHI_CHROMA_URL unusable: the app says so)
 from interviewer.bank_actions import MAX_POST_BYTES, CardFilter, PostError  # noqa: F401 (for the bank tab)
 from interviewer.config import Settings
 from interviewer.grading.rubric import criterion_name  # noqa: F401 (the UI names criteria through here)

@@ -1,4 +1,5 @@
-"""Shared fixtures: one embedder and one real on-disk question bank per test run."""
+"""Shared fixtures: one embedder and one real on-disk question bank per test run, and a real Chroma
+server (`chroma run`) for the tests of the bank on a server."""
 
 from __future__ import annotations
 
@@ -31,6 +32,21 @@ def bank(bank_settings, embedder):
     from interviewer.bank.bank import QuestionBank
 
     return QuestionBank.open(bank_settings, embedder=embedder)
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory):
+    """A real `chroma run` on a free loopback port for the whole run; skipped, saying why, only
+    when it cannot start. Tests take a database of their own on it (server.database_url())."""
+    from interviewer.testing.chroma_server import ChromaServer, ChromaServerUnavailable
+
+    server = ChromaServer(tmp_path_factory.mktemp("chroma-server") / "db")
+    try:
+        server.start()
+    except ChromaServerUnavailable as exc:
+        pytest.skip(f"cannot start a Chroma server for the MIANSHI_CHROMA_URL tests: {exc}")
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="module")

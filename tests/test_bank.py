@@ -1,4 +1,5 @@
-"""QuestionBank over a real Chroma store on disk: report, filters, search quality, rebuild rules."""
+"""QuestionBank over a real Chroma store on disk and on a real Chroma server (`chroma run`, read by
+a replica that did not build the index): report, filters, search quality, rebuild rules."""
 
 from __future__ import annotations
 
@@ -14,6 +15,24 @@ from interviewer.config import REPO_ROOT, Settings
 from interviewer.models import TOPICS
 
 SEED = REPO_ROOT / "corpus"
+
+
+@pytest.fixture(scope="module", params=["embedded", "chroma-server"])
+def bank(request, embedder, tmp_path_factory):
+    """The seed bank on disk (the session's), or on a Chroma server as a replica that did not build it."""
+    if request.param == "embedded":
+        return request.getfixturevalue("bank")
+    server = request.getfixturevalue("chroma_server")
+    url = server.database_url()
+
+    def settings(name):
+        return Settings.from_env({"MIANSHI_DATA_DIR": str(tmp_path_factory.mktemp(name)),
+                                  "MIANSHI_CORPUS_DIR": str(SEED), "MIANSHI_CHROMA_URL": url})
+
+    assert QuestionBank.open(settings("builder"), embedder=embedder).report.rebuilt
+    reader = QuestionBank.open(settings("reader"), embedder=embedder)
+    assert not reader.report.rebuilt and reader._store.shared
+    return reader
 
 
 def test_report_of_the_seed_corpus(bank):

@@ -1,4 +1,5 @@
-"""Posts people add, on a real Chroma store on disk with the real embedder and the real service:
+"""Posts people add, on a real Chroma store on disk or a real Chroma server, with the real embedder
+and the real service:
 owners see only their own cards (bank, search, interviews), the same post twice adds nothing,
 near-duplicates link, limits store nothing, removal keeps transcripts, a corpus rebuild keeps
 added cards."""
@@ -23,14 +24,17 @@ def post(name: str) -> bytes:
     return (POSTS / name).read_bytes()
 
 
-@pytest.fixture(scope="module")
-def services(tmp_path_factory, embedder):
+@pytest.fixture(scope="module", params=["embedded", "chroma-server"])
+def services(request, tmp_path_factory, embedder):
+    """The service on a Chroma store on disk, or on a real Chroma server (posts stored there too)."""
     from interviewer.service import build_services
 
     data = tmp_path_factory.mktemp("library-data")
-    settings = Settings.from_env({"MIANSHI_DATA_DIR": str(data), "MIANSHI_CORPUS_DIR": str(REPO_ROOT / "corpus"),
-                                  "MIANSHI_INTERVIEWER": "offline"})
-    return build_services(settings, embedder=embedder)
+    env = {"MIANSHI_DATA_DIR": str(data), "MIANSHI_CORPUS_DIR": str(REPO_ROOT / "corpus"),
+           "MIANSHI_INTERVIEWER": "offline"}
+    if request.param == "chroma-server":
+        env["MIANSHI_CHROMA_URL"] = request.getfixturevalue("chroma_server").database_url()
+    return build_services(Settings.from_env(env), embedder=embedder)
 
 
 @pytest.fixture(scope="module")

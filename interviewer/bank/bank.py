@@ -4,6 +4,9 @@ Built only when something changed: the content hash covers every ingested docume
 notes file, the extractor version and the embedding model. Otherwise the cards and BM25 postings
 load from a JSON snapshot stored beside the Chroma collection; Chroma itself and the embedding
 model open only when the first dense query needs them.
+
+With MIANSHI_CHROMA_URL the collection and that snapshot live on a Chroma server instead, shared by
+every app replica: built once (interviewer.bank.shared), then only read.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import json
 import os
 import sys
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Literal
@@ -119,7 +123,13 @@ class QuestionBank:
 
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder | None = None, rebuild: bool = False,
-             progress: bool = False, extra_paths=()) -> QuestionBank:
+             progress: bool = False, extra_paths=(), refresh_shared: bool = False) -> QuestionBank:
+        """The bank of settings.corpus_dir: reused when its index is current, else built.
+
+        On a Chroma server (settings.chroma_url) a replica builds only a missing index, under the
+        server's build lock, and refuses one built from another corpus or version unless
+        `refresh_shared` (the operator's `ingest`) or `rebuild` says to replace it.
+        """
         from interviewer.bank.vectors import ChromaStore
 
         embedder = embedder or Embedder()
@@ -127,7 +137,10 @@ class QuestionBank:
         npath = notes_path(settings.corpus_dir)
         notes_bytes = npath.read_bytes() if npath.is_file() else None
         digest = content_hash(docs, notes_bytes)
-        store = ChromaStore(settings.chroma_dir, embedder)
+        store = ChromaStore(settings.chroma_dir, embedder, url=settings.chroma_url)
+        if store.shared:
+            return cls._open_shared(settings, store, embedder, docs, skipped, npath, digest,
+                                    replace=rebuild or refresh_shared, rebuild=rebuild, progress=progress)
         snap_path = settings.chroma_dir / SNAPSHOT_FILE
 
         snapshot = None
@@ -137,26 +150,78 @@ class QuestionBank:
             except (OSError, ValueError):
                 snapshot = None  # a torn or foreign file: rebuild
         if snapshot and snapshot.get("content_hash") == digest:
-            cards = [QuestionCard.model_validate(c) for c in snapshot["cards"]]
-            report = cls._make_report(cards, snapshot["document_names"], skipped + [
-                SkippedFile.model_validate(s) for s in snapshot.get("empty_documents", [])],
-                rebuilt=False, digest=digest, notes_problems=snapshot.get("notes_problems", []))
-            return cls(cards, snapshot["tokens"], store, embedder, report)
+            return cls._from_snapshot(snapshot, store, embedder, skipped, digest)
 
+        snapshot, bank = cls._build(docs, skipped, npath, digest, store, embedder, progress)
+        settings.chroma_dir.mkdir(parents=True, exist_ok=True)
+        _atomic_write(snap_path, json.dumps(snapshot, ensure_ascii=False))
+        return bank
+
+    @classmethod
+    def _from_snapshot(cls, snapshot: dict, store, embedder: Embedder, skipped, digest: str) -> QuestionBank:
+        cards = [QuestionCard.model_validate(c) for c in snapshot["cards"]]
+        report = cls._make_report(cards, snapshot["document_names"], skipped + [
+            SkippedFile.model_validate(s) for s in snapshot.get("empty_documents", [])],
+            rebuilt=False, digest=digest, notes_problems=snapshot.get("notes_problems", []))
+        return cls(cards, snapshot["tokens"], store, embedder, report)
+
+    @classmethod
+    def _build(cls, docs, skipped, npath: Path, digest: str, store, embedder: Embedder,
+               progress: bool) -> tuple[dict, QuestionBank]:
+        """Extract and embed the corpus into store: (the snapshot to keep, the bank)."""
         cards, empty, problems = cls._extract(docs, npath)
         tokens = [search_tokens(keyword_text(c)) for c in cards]
         cls._embed_into(store, embedder, cards, progress)
-        settings.chroma_dir.mkdir(parents=True, exist_ok=True)
-        _atomic_write(snap_path, json.dumps({
+        snapshot = {
             "content_hash": digest, "document_names": [d.name for d in docs],
             "cards": [c.model_dump(mode="json") for c in cards], "tokens": tokens,
             "empty_documents": [e.model_dump() for e in empty], "notes_problems": problems,
-        }, ensure_ascii=False))
+        }
         report = cls._make_report(cards, [d.name for d in docs], skipped + empty, rebuilt=True, digest=digest,
                                   notes_problems=problems)
         bank = cls(cards, tokens, store, embedder, report)
         bank._healed = True
-        return bank
+        return snapshot, bank
+
+    @classmethod
+    def _open_shared(cls, settings: Settings, store, embedder: Embedder, docs, skipped, npath: Path, digest: str,
+                     replace: bool, rebuild: bool, progress: bool) -> QuestionBank:
+        """The bank on a Chroma server: read the index another replica built, or build it once."""
+        from interviewer.bank.shared import IndexStamp, SharedIndex, holder
+
+        index = SharedIndex(store.client(), settings.chroma_url or "")
+        ours = IndexStamp(content_hash=digest, embedder=EMBEDDING_MODEL, index_version=INDEX_VERSION)
+
+        def current() -> dict | None:
+            found = index.read()
+            if found is None:
+                return None
+            stamp, snapshot = found
+            if not stamp.same_build(ours):
+                if replace:
+                    return None
+                raise index.mismatch(stamp, ours)
+            # Complete only with all its vectors (a lost or half-replaced collection is rebuilt).
+            return snapshot if store.count(PUBLIC) == stamp.vectors else None
+
+        def reader(snapshot: dict) -> QuestionBank:
+            bank = cls._from_snapshot(snapshot, store, embedder, skipped, digest)
+            bank._healed = True  # a replica never re-embeds on its own: the index is the builder's
+            return bank
+
+        snapshot = None if rebuild else current()
+        if snapshot is not None:
+            return reader(snapshot)
+        with index.build_lock():
+            snapshot = None if rebuild else current()  # built by another replica while we waited
+            if snapshot is not None:
+                return reader(snapshot)
+            index.clear()
+            snapshot, bank = cls._build(docs, skipped, npath, digest, store, embedder, progress)
+            stamp = ours.model_copy(update={"vectors": store.count(PUBLIC), "built_by": holder(),
+                                            "built_at": round(time.time(), 3)})
+            index.write(stamp, snapshot, store._get())
+            return bank
 
     @staticmethod
     def _extract(docs, npath: Path) -> tuple[list[QuestionCard], list[SkippedFile], list[str]]:

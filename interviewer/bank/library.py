@@ -1,8 +1,10 @@
 """The corpus bank plus the posts people add, each added card visible only to its owner.
 
 Added cards live in the same Chroma collection as the corpus, with their owner in the metadata;
-every query filters on it. `owner=None` means everyone (admin mode). The engine's view
-(`cards()`) is the shared corpus only: an added card is asked only when its owner picks it.
+every query filters on it. The posts themselves live in the data dir, or on the Chroma server
+beside the vectors when MIANSHI_CHROMA_URL is set, so every replica sees them. `owner=None`
+means everyone (admin mode). The engine's view (`cards()`) is the shared corpus only: an added
+card is asked only when its owner picks it.
 """
 
 from __future__ import annotations
@@ -111,7 +113,7 @@ class Library:
     def open(cls, settings: Settings, embedder: Embedder | None = None, **kw) -> Library:
         embedder = embedder or Embedder()
         bank = QuestionBank.open(settings, embedder=embedder, **kw)
-        return cls(bank, PostStore(settings.data_dir / "posts"), embedder)
+        return cls(bank, post_store(settings, bank), embedder)
 
     # ------------------------------------------------------------------ the engine's view (shared corpus)
     def cards(self, topic: str | None = None, section: str | None = None) -> list[QuestionCard]:
@@ -383,6 +385,16 @@ class Library:
                     self.posts.put(post)
                 return post.cards[i]
         raise KeyError(card_id)
+
+
+def post_store(settings: Settings, bank: QuestionBank):
+    """Where the posts people add live: beside the bank's vectors, on the Chroma server when there
+    is one (every replica sees them), else in the data dir."""
+    if bank._store.shared:
+        from interviewer.bank.shared import ChromaPostStore
+
+        return ChromaPostStore(bank._store.client())
+    return PostStore(settings.data_dir / "posts")
 
 
 def same_question(a: str, b: str, similarity: float) -> bool:

@@ -4,19 +4,25 @@ Our own offline embedding function (wrapping interviewer.bank.embedding.Embedder
 Chroma under a fixed name, so a collection reopened by any client -- even one that does not pass
 an embedding function -- rebuilds ours from its stored config and never falls back to Chroma's
 default (which downloads a model from the network).
+
+Where the collection lives: on disk in the data dir (chromadb.PersistentClient, the default), or on
+a Chroma server (`chroma run`) when MIANSHI_CHROMA_URL is set, shared by every app replica.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import numpy as np
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
 from chromadb.utils.embedding_functions import register_embedding_function
 
 from interviewer.bank.embedding import EMBEDDING_DIM, EMBEDDING_MODEL, Embedder
+from interviewer.bank.errors import ChromaServerError
 
 COLLECTION = "question_bank"
 ADD_BATCH = 256
@@ -67,11 +73,63 @@ def open_client(path: Path):
     return chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
 
 
-class ChromaStore:
-    """One persistent collection of card vectors. The client opens on first use."""
+def open_http_client(url: str):
+    """A client of the Chroma server at url (http://host:port[/database]). A named database is
+    created on first use, so one server can hold several deployments (and tests) apart."""
+    import chromadb
+    from chromadb.config import DEFAULT_DATABASE, DEFAULT_TENANT
+    from chromadb.config import Settings as ChromaSettings
 
-    def __init__(self, path: Path, embedder: Embedder, name: str = COLLECTION):
+    parsed = urlparse(url)
+    database = parsed.path.strip("/") or DEFAULT_DATABASE
+    ssl = parsed.scheme == "https"
+
+    def settings():
+        return ChromaSettings(anonymized_telemetry=False)
+
+    try:
+        if database != DEFAULT_DATABASE:
+            admin = chromadb.AdminClient(ChromaSettings(
+                anonymized_telemetry=False, chroma_api_impl="chromadb.api.fastapi.FastAPI",
+                chroma_server_host=parsed.hostname, chroma_server_http_port=parsed.port,
+                chroma_server_ssl_enabled=ssl))
+            try:
+                admin.get_database(database, tenant=DEFAULT_TENANT)
+            except Exception:  # noqa: BLE001 - NotFoundError; two replicas may create it at once
+                try:
+                    admin.create_database(database, tenant=DEFAULT_TENANT)
+                except Exception as exc:  # noqa: BLE001
+                    if "already exists" not in str(exc):
+                        raise
+        client = chromadb.HttpClient(host=parsed.hostname, port=parsed.port, ssl=ssl, settings=settings(),
+                                     database=database)
+        client.heartbeat()
+    except Exception as exc:  # noqa: BLE001 - connection refused, timeout, a proxy's HTML: all one answer
+        raise ChromaServerError(
+            f"MIANSHI_CHROMA_URL={url}: no usable Chroma server there ({type(exc).__name__}: {exc}); "
+            "start one with `chroma run --path DIR --host HOST --port PORT`") from exc
+    return client
+
+
+def connector(path: Path, url: str | None = None) -> Callable[[], Any]:
+    """How to open the client: the Chroma server at url when one is set, else the store on disk at path."""
+    if url:
+        return lambda: open_http_client(url)
+    return lambda: open_client(path)
+
+
+class ChromaStore:
+    """One collection of card vectors, on disk or on a Chroma server. The client opens on first use.
+
+    On a server (shared=True) several replicas use the collection at once, so a rebuild replaces
+    the corpus's vectors in place instead of dropping the collection under the other readers, and
+    keeps the vectors of the cards people added."""
+
+    def __init__(self, path: Path, embedder: Embedder, name: str = COLLECTION, url: str | None = None):
         self.path = path
+        self.url = url
+        self.shared = url is not None
+        self._connect = connector(path, url)
         self.name = name
         self._ef = MianshiEmbeddingFunction(embedder)
         self._lock = threading.Lock()
@@ -83,7 +141,7 @@ class ChromaStore:
         if self._collection is None:
             with self._lock:
                 if self._collection is None:
-                    self._client = open_client(self.path)
+                    self._client = self._client or self._connect()
                     col = self._client.get_or_create_collection(
                         self.name, embedding_function=self._ef, configuration={"hnsw": {"space": "cosine"}})
                     self._count = col.count()
@@ -94,8 +152,11 @@ class ChromaStore:
                 progress=None) -> None:
         """Drop the collection and write these records (embeddings precomputed by the caller)."""
         with self._lock:
-            client = self._client or open_client(self.path)
+            client = self._client or self._connect()
             self._client = client
+            if self.shared:
+                self._replace_in_place(client, ids, documents, metadatas, embeddings, progress)
+                return
             try:
                 client.delete_collection(self.name)
             except Exception:  # noqa: BLE001 - absent on first build; chroma's error type varies by version
@@ -110,6 +171,32 @@ class ChromaStore:
                     progress(min(end, len(ids)) - start)
             self._count = col.count()
             self._collection = col
+
+    def _replace_in_place(self, client, ids, documents, metadatas, embeddings, progress) -> None:
+        """The server's rebuild: delete the corpus's vectors (owner "") and add the new ones. The
+        collection is recreated only when it was embedded another way (another model)."""
+        col = client.get_or_create_collection(
+            self.name, embedding_function=self._ef, configuration={"hnsw": {"space": "cosine"}})
+        ef = (col.configuration or {}).get("embedding_function")
+        if not isinstance(ef, MianshiEmbeddingFunction) or ef.get_config() != self._ef.get_config():
+            client.delete_collection(self.name)
+            col = client.create_collection(
+                self.name, embedding_function=self._ef, configuration={"hnsw": {"space": "cosine"}})
+        col.delete(where={"owner": ""})
+        for start in range(0, len(ids), ADD_BATCH):
+            end = start + ADD_BATCH
+            col.upsert(ids=ids[start:end], documents=documents[start:end], metadatas=metadatas[start:end],
+                       embeddings=embeddings[start:end])
+            if progress is not None:
+                progress(min(end, len(ids)) - start)
+        self._count = col.count()
+        self._collection = col
+
+    def client(self):
+        """The open client (opened now if need be): the bank's shared index reads and writes through it."""
+        with self._lock:
+            self._client = self._client or self._connect()
+            return self._client
 
     def _reopening(self, fn):
         """fn(collection); once more on a fresh handle when the collection was replaced meanwhile

@@ -9,6 +9,8 @@ import argparse
 import importlib
 import sys
 
+from interviewer.bank.errors import ChromaServerError
+
 # module -> registers its sub-commands on the shared sub-parser
 COMMAND_MODULES = (
     "interviewer.cli.bank",         # ingest, questions, search
@@ -38,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.handler(args) or 0)
+    except ChromaServerError as exc:  # MIANSHI_CHROMA_URL unusable: one line that says what to change
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

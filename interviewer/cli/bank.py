@@ -43,7 +43,9 @@ def _ingest(args) -> int:
         from interviewer.cli.posts import add_posts
 
         return add_posts(args)
-    bank = _open(args, rebuild=args.rebuild, progress=not args.json, extra_paths=tuple(args.paths))
+    # The operator's command: on a Chroma server it also replaces an index built from another corpus.
+    bank = _open(args, rebuild=args.rebuild, progress=not args.json, extra_paths=tuple(args.paths),
+                 refresh_shared=True)
     r = bank.report
     if args.json:
         print(json.dumps(r.model_dump(mode="json"), ensure_ascii=False, indent=2))

@@ -148,7 +148,7 @@ def build_demo(settings: service.Settings | None = None) -> gr.Blocks:
     settings = settings or service.Settings.from_env()
     try:
         services = service.build_services(settings, background_grading=settings.background_grading)
-    except (service.DataDirError, service.StoreError) as exc:
+    except (service.DataDirError, service.StoreError, service.ChromaServerError) as exc:
         raise SystemExit(f"Mianshi cannot start: {exc}") from None
     demo = build_app(settings, services)
     # Gradio's default is one event at a time across all users; an interview mostly waits on
