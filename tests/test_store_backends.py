@@ -501,3 +501,18 @@ def test_an_interview_from_the_command_line_is_stored_in_postgresql(bank, bank_s
     finally:
         store.close()
     assert (bank_settings.db_path.exists() and bank_settings.db_path.stat().st_mtime) == sqlite_before
+
+
+def test_an_unreachable_database_is_refused_at_once_with_the_reason_and_no_password():
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = Settings.from_env({"MIANSHI_DATABASE_URL": f"postgresql://u:pw-Very-Secret-9@127.0.0.1:{port}/x"})
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailable) as err:
+        open_store(settings)
+    assert time.monotonic() - started < 10
+    assert f"postgresql://127.0.0.1:{port}/x cannot be reached" in str(err.value) and "refused" in str(err.value)
+    assert "pw-Very-Secret-9" not in str(err.value)

@@ -148,6 +148,9 @@ class Database:
                                                      kwargs=kwargs, open=False, name=f"{name}-locks",
                                                      reset=_unlock_all, timeout=60)
         try:
+            # One plain connection first: an unreachable server or a refused login fails at once
+            # with the server's reason, where the pool would retry (and log) until its timeout.
+            psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S).close()
             self.pool.open(wait=True, timeout=CONNECT_TIMEOUT_S + 5)
             self.lock_pool.open()
         except ERRORS as exc:
