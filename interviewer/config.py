@@ -33,6 +33,17 @@ def _price(value: str | None) -> tuple[float, float] | None:
     return price_in, price_out
 
 
+def _database_url(value: str | None) -> SecretStr | None:
+    """MIANSHI_DATABASE_URL: empty for SQLite in the data dir, else a postgresql:// URL."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    if urlparse(value).scheme not in ("postgresql", "postgres"):
+        raise ValueError("MIANSHI_DATABASE_URL must be a postgresql://user:password@host:port/dbname URL "
+                         "(or unset, for SQLite in the data dir)")
+    return SecretStr(value)
+
+
 def _chroma_url(value: str | None) -> str | None:
     """MIANSHI_CHROMA_URL=http://host:port[/database] -> the URL without a trailing slash."""
     if not value or not value.strip():
@@ -47,17 +58,6 @@ def _chroma_url(value: str | None) -> str | None:
         raise ValueError(f"MIANSHI_CHROMA_URL={value!r}: expected http://host:port (a `chroma run` server), "
                          "optionally with /database")
     return value
-
-
-def _database_url(value: str | None) -> SecretStr | None:
-    """MIANSHI_DATABASE_URL: empty for SQLite in the data dir, else a postgresql:// URL."""
-    value = (value or "").strip()
-    if not value:
-        return None
-    if urlparse(value).scheme not in ("postgresql", "postgres"):
-        raise ValueError("MIANSHI_DATABASE_URL must be a postgresql://user:password@host:port/dbname URL "
-                         "(or unset, for SQLite in the data dir)")
-    return SecretStr(value)
 
 
 def _env_bool(value: str | None) -> bool:

@@ -182,11 +182,11 @@ class Services:
             try:
                 state = self.load_session(session_id, owner)
                 if state is not None:
-                    if list(self.engine.settle(state)):  # something was finished: keep the snapshot in step
-                        try:
+                    try:
+                        if list(self.engine.settle(state)):  # something was finished: keep the snapshot in step
                             self.save(state)
-                        except SessionMovedOn:  # a process without the lock wrote first: take its state
-                            state = self.load_session(session_id, owner) or state
+                    except SessionMovedOn:  # a process without the lock wrote first: take its state
+                        state = self.load_session(session_id, owner) or state
                     return state
                 if self.store.exists(session_id):
                     return None

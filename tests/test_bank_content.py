@@ -40,7 +40,8 @@ def test_every_card_has_follow_ups_misconceptions_and_a_model_answer(card_id):
     assert 150 <= len(e.model_answer) <= 400, len(e.model_answer)
     assert e.model_answer_en.strip()
     if e.kind in (None, "concept", "system_design"):
-        assert 1 <= len(e.misconceptions) <= 3
+        # Issue #12: at least one wrong claim per card; concept cards carry one per key point (typically 6-10).
+        assert len(e.misconceptions) >= 1
     if e.correction:
         assert e.misconceptions, "a recorded source error is a misconception candidates repeat"
     for m in e.misconceptions:

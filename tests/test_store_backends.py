@@ -7,6 +7,8 @@ test_transcripts.py keeps the SQLite-only checks (file damage, WAL, PRAGMA migra
 
 from __future__ import annotations
 
+import io
+import json
 import multiprocessing
 import subprocess
 import sys
@@ -380,3 +382,137 @@ def test_db_migrate_creates_and_reports_the_schema(backend):
     assert done.returncode == 0 and f"schema version {SCHEMA_VERSION}" in done.stdout, done.stderr
     assert run("version").returncode == 0
     assert "mianshi@" not in done.stdout  # the URL's user (and any password) is not printed
+
+
+# --------------------------------------------------------------------------- two replicas through the service
+
+def _replica(backend: Backend):
+    """A replica's wiring: its own store (pools, locks) and engine over the shared database."""
+    from interviewer.engine.session import InterviewEngine
+    from interviewer.interviewers import OfflineInterviewer
+    from interviewer.service import Services
+    from tests.test_transcripts import FixedGrader, ListBank, _cards
+
+    store = backend.open()
+    bank = ListBank(_cards())
+    engine = InterviewEngine(bank, OfflineInterviewer(), FixedGrader(), store)
+    return Services(settings=backend.settings(), bank=bank, engine=engine, grader=engine.grader, store=store,
+                    locks=SessionLocks(across=store.session_lock))
+
+
+def test_a_session_moves_between_replicas_and_a_stale_copy_is_not_applied(backend):
+    from interviewer.models import SessionConfig
+
+    a, b = _replica(backend), _replica(backend)
+    try:
+        state = a.start(SessionConfig(n_questions=2, followups=False, seed=3), owner="browser-a")
+        list(a.engine.open(state))
+        a.save(state)
+        stale = state.model_copy(deep=True)  # what tab A still holds
+
+        on_b = b.resume(state.id, "browser-a")  # a reload that lands on replica B
+        assert len(on_b.turns) == len(state.turns)
+        with b.exclusive(on_b) as current:
+            assert current is on_b
+            list(b.engine.answer(current, "B 初始化为 0"))
+            b.save(current)
+
+        with a.exclusive(stale) as current:  # tab A acts on its old copy on replica A
+            assert current is not stale and len(current.turns) == len(on_b.turns) and current.current == 1
+        with pytest.raises(SessionMovedOn):  # and its snapshot can never overwrite B's
+            a.save(stale)
+        rec = a.store.get_session(state.id)
+        assert [t.index for t in rec.turns] == list(range(len(on_b.turns)))
+        assert rec.state["current"] == 1 and rec.current_grades()[rec.plan[0]].grade.total == 7.5
+    finally:
+        a.store.close()
+        b.store.close()
+
+
+def test_a_store_that_cannot_be_reached_leaves_the_action_to_the_process_lock(backend, store, tmp_path):
+    """No database (server gone, lock file unwritable): the action still runs, unsaved, as before."""
+    if backend.name == "postgresql":
+        store.db.lock_pool.close()  # every lock connection now fails, as with a server gone away
+    else:
+        store._locks.path = tmp_path / "no-such-dir" / "locks"  # the lock file cannot be created
+    ran = []
+    with SessionLocks(across=store.session_lock).hold("s"):
+        ran.append(True)
+    assert ran == [True]
+
+
+def test_twenty_threads_answering_at_once_lose_no_turn(store):
+    def candidate(k: int) -> None:
+        store.record_session(session_dict(f"t{k}", owner=f"o{k}", turns_seen=0))
+        for i in range(10):
+            store.record_turn(turn(f"t{k}", i, f"t{k}-{i}"))
+            store.record_turn(turn("shared", k * 100 + i, f"shared-{k}-{i}"))
+        store.record_grade(f"t{k}", "d:001", make_grade(), "a")
+
+    threads = [threading.Thread(target=candidate, args=(k,)) for k in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert all(store.turn_count(f"t{k}") == 10 for k in range(20))
+    assert store.turn_count("shared") == 200 and len(store.list_sessions()) == 21
+
+
+# --------------------------------------------------------------------------- settings
+
+def test_the_database_url_is_checked_and_its_password_never_shown_or_stored(tmp_path):
+    from interviewer.store import Scrubber
+
+    with pytest.raises(ValueError, match="postgresql://"):
+        Settings.from_env({"MIANSHI_DATABASE_URL": "mysql://u:p@h/db"})
+    unset = Settings.from_env({"MIANSHI_DATA_DIR": str(tmp_path), "MIANSHI_DATABASE_URL": " "})
+    assert unset.database_url is None and unset.database_label == str(tmp_path / "mianshi.sqlite3")
+    s = Settings.from_env({"MIANSHI_DATABASE_URL": "postgresql://mianshi:pw-Very-Secret-9@db.internal:5433/mianshi",
+                           "MIANSHI_DB_POOL_SIZE": "4"})
+    assert s.database_label == "postgresql://db.internal:5433/mianshi" and s.db_pool_size == 4
+    assert "pw-Very-Secret-9" not in repr(s)
+    assert Scrubber.from_settings(s, env={}).text("it is pw-Very-Secret-9") == "it is [REDACTED]"
+
+
+# --------------------------------------------------------------------------- the whole program on PostgreSQL
+
+def test_an_interview_from_the_command_line_is_stored_in_postgresql(bank, bank_settings, postgres_url, monkeypatch,
+                                                                     capsys):
+    """build_services opens the PostgreSQL store from MIANSHI_DATABASE_URL; nothing goes to the data dir."""
+    from interviewer.cli import main
+
+    for key in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "MIANSHI_MODEL"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("MIANSHI_DATA_DIR", str(bank_settings.data_dir))
+    monkeypatch.setenv("MIANSHI_CORPUS_DIR", str(bank_settings.corpus_dir))
+    monkeypatch.setenv("MIANSHI_DATABASE_URL", postgres_url)
+    sqlite_before = bank_settings.db_path.exists() and bank_settings.db_path.stat().st_mtime
+    monkeypatch.setattr(sys, "stdin", io.StringIO("LCEL 用 | 把组件连成链\n/skip\n"))
+    assert main(["interview", "--topic", "LangChain", "-n", "2", "--offline", "--seed", "4", "--no-followups"]) == 0
+    capsys.readouterr()
+    assert main(["sessions", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert len(listed) == 1 and listed[0]["status"] == "finished" and listed[0]["n_answered"] == 1
+    store = open_store(Settings.from_env())
+    try:
+        rec = store.get_session(listed[0]["id"])
+        assert [t.index for t in rec.turns] == list(range(len(rec.turns)))
+        assert [t.text for t in rec.turns if t.role == "candidate"][0].startswith("LCEL")
+    finally:
+        store.close()
+    assert (bank_settings.db_path.exists() and bank_settings.db_path.stat().st_mtime) == sqlite_before
+
+
+def test_an_unreachable_database_is_refused_at_once_with_the_reason_and_no_password():
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = Settings.from_env({"MIANSHI_DATABASE_URL": f"postgresql://u:pw-Very-Secret-9@127.0.0.1:{port}/x"})
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailable) as err:
+        open_store(settings)
+    assert time.monotonic() - started < 10
+    assert f"postgresql://127.0.0.1:{port}/x cannot be reached" in str(err.value) and "refused" in str(err.value)
+    assert "pw-Very-Secret-9" not in str(err.value)

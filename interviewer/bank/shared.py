@@ -9,7 +9,9 @@ Beside the vectors (vectors.COLLECTION) the server holds:
 - LOCK: the build lock, a collection created to hold it and deleted to release it. Creating a
   collection is atomic on the server (a unique name in its catalogue): of the replicas that start
   together on an empty server exactly one creates it and builds; the others wait for it to go
-  and then read. A lock older than LOCK_STALE (its holder died) is broken.
+  and then read. A lock older than LOCK_STALE (its holder died) is broken; Chroma has no
+  compare-and-delete, so two waiters breaking the same stale lock at once may both build: the
+  builds are identical, so the cost is time, not a wrong index.
 - POSTS: the posts people added (ChromaPostStore), so an owner sees their cards on every replica.
 
 Why a lock in Chroma and not PostgreSQL's advisory lock: the bank works on a Chroma server with

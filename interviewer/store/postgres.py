@@ -146,8 +146,11 @@ class Database:
         # A connection given back with a lock still held (an unlock that failed) must not keep it.
         self.lock_pool = psycopg_pool.ConnectionPool(url, min_size=0, max_size=max(1, lock_pool_size),
                                                      kwargs=kwargs, open=False, name=f"{name}-locks",
-                                                     reset=_unlock_all, timeout=600)
+                                                     reset=_unlock_all, timeout=60)
         try:
+            # One plain connection first: an unreachable server or a refused login fails at once
+            # with the server's reason, where the pool would retry (and log) until its timeout.
+            psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S).close()
             self.pool.open(wait=True, timeout=CONNECT_TIMEOUT_S + 5)
             self.lock_pool.open()
         except ERRORS as exc:
@@ -177,17 +180,25 @@ class Database:
     @contextmanager
     def session_lock(self, session_id: str) -> Iterator[None]:
         """Hold the session's turn lock across every process using this database, on a connection
-        of its own for the whole action (released when it ends, or when the connection dies)."""
+        of its own for the whole action (released when it ends, or when the connection dies).
+
+        When the database cannot be reached the action goes on under the per-process lock only:
+        nothing can be written then, so nothing can interleave (the practice goes on unsaved, as
+        with an unwritable SQLite file), and the stored turns and the snapshot check still guard."""
         key = (NS_SESSION_TURN, key32(session_id))
+        conn = None
         try:
             conn = self.lock_pool.getconn()
-        except ERRORS as exc:
-            raise unavailable(exc, self.where, writing=True) from exc
-        try:
             conn.execute("SELECT pg_advisory_lock(%s, %s)", key)
         except ERRORS as exc:
-            self.lock_pool.putconn(conn)
-            raise unavailable(exc, self.where, writing=True) from exc
+            log.warning("session %s not locked across replicas: %s", session_id, unavailable(exc, self.where, True))
+            if conn is not None:
+                conn.close()
+                self.lock_pool.putconn(conn)
+            conn = None
+        if conn is None:
+            yield
+            return
         try:
             yield
         finally:

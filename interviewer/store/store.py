@@ -259,15 +259,19 @@ class TranscriptStore:
     @contextmanager
     def session_lock(self, session_id: str) -> Iterator[None]:
         """Hold the session against every other process using this store until the block ends
-        (the per-process lock in session_locks takes it; see there). Not re-entrant."""
-        if self.readonly:
+        (the per-process lock in session_locks takes it; see there). Not re-entrant. Where the
+        lock file cannot be written (a read-only data dir, where nothing can be saved anyway),
+        the action goes on under the per-process lock only."""
+        if self.readonly:  # writes nothing: nothing to keep apart
             yield
             return
+        held = self._locks.hold(session_id)
         try:
-            held = self._locks.hold(session_id)
             held.__enter__()
-        except OSError as exc:
-            raise _unavailable(exc, self.path, writing=True) from exc
+        except OSError as exc:  # an unwritable data dir: nothing is saved anyway, the practice goes on
+            log.warning("session %s not locked across processes: %s", session_id, exc)
+            yield
+            return
         try:
             yield
         finally:
