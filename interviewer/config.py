@@ -33,6 +33,17 @@ def _price(value: str | None) -> tuple[float, float] | None:
     return price_in, price_out
 
 
+def _database_url(value: str | None) -> SecretStr | None:
+    """MIANSHI_DATABASE_URL: empty for SQLite in the data dir, else a postgresql:// URL."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    if urlparse(value).scheme not in ("postgresql", "postgres"):
+        raise ValueError("MIANSHI_DATABASE_URL must be a postgresql://user:password@host:port/dbname URL "
+                         "(or unset, for SQLite in the data dir)")
+    return SecretStr(value)
+
+
 def _chroma_url(value: str | None) -> str | None:
     """MIANSHI_CHROMA_URL=http://host:port[/database] -> the URL without a trailing slash."""
     if not value or not value.strip():
@@ -68,6 +79,10 @@ class Settings(BaseModel):
     max_answer_chars: int = 4000
     browser_secret: SecretStr | None = None
     concurrency: int = 32
+    # Transcripts, grade cache and browser secret on PostgreSQL (postgresql://...); None = SQLite in
+    # the data dir. A SecretStr: the URL may carry a password.
+    database_url: SecretStr | None = None
+    db_pool_size: int = 10  # connections per process for reads and writes (PostgreSQL only)
     server_name: str = "127.0.0.1"
     server_port: int = 7860
     chroma_url: str | None = None  # a Chroma server (`chroma run`) for the bank; None: on-disk Chroma in data_dir
@@ -92,6 +107,8 @@ class Settings(BaseModel):
             max_answer_chars=int(env.get("MIANSHI_MAX_ANSWER_CHARS") or 4000),
             browser_secret=SecretStr(env["MIANSHI_BROWSER_SECRET"]) if env.get("MIANSHI_BROWSER_SECRET") else None,
             concurrency=int(env.get("MIANSHI_CONCURRENCY") or 32),
+            database_url=_database_url(env.get("MIANSHI_DATABASE_URL")),
+            db_pool_size=int(env.get("MIANSHI_DB_POOL_SIZE") or 10),
             # Spaces sets GRADIO_SERVER_NAME=0.0.0.0; locally the app listens on loopback only.
             server_name=env.get("GRADIO_SERVER_NAME") or "127.0.0.1",
             server_port=int(env.get("GRADIO_SERVER_PORT") or 7860),
@@ -126,6 +143,18 @@ class Settings(BaseModel):
         if not host:
             return "configured endpoint"
         return f"{host}:{port}" if port else host
+
+    @property
+    def database_label(self) -> str:
+        """Where the transcripts are, for messages: never the user or password of the URL."""
+        if self.database_url is None:
+            return str(self.db_path)
+        try:
+            url = urlparse(self.database_url.get_secret_value())
+            host = f"{url.hostname}:{url.port}" if url.port else (url.hostname or "local socket")
+        except ValueError:
+            return "the configured PostgreSQL database"
+        return f"postgresql://{host}{url.path}"
 
     @property
     def chroma_dir(self) -> Path:

@@ -5,8 +5,9 @@ grader and the transcript store; `Services` then offers the actions that are mor
 library call: resuming a stored session, regrading, writing exports, importing, progress.
 
 Everything here is safe to share between sessions: the engine keeps no state of its own
-(everything lives in the SessionState it is handed) and the store is a SQLite database with its
-own connection handling. Nothing here is per-user: per-user data comes in as arguments.
+(everything lives in the SessionState it is handed) and the store (SQLite, or PostgreSQL shared
+by several replicas) has its own connection handling. Nothing here is per-user: per-user data
+comes in as arguments. The session locks hold across processes through the store's lock.
 """
 
 from __future__ import annotations
@@ -181,8 +182,11 @@ class Services:
             try:
                 state = self.load_session(session_id, owner)
                 if state is not None:
-                    if list(self.engine.settle(state)):  # something was finished: keep the snapshot in step
-                        self.save(state)
+                    try:
+                        if list(self.engine.settle(state)):  # something was finished: keep the snapshot in step
+                            self.save(state)
+                    except SessionMovedOn:  # a process without the lock wrote first: take its state
+                        state = self.load_session(session_id, owner) or state
                     return state
                 if self.store.exists(session_id):
                     return None
@@ -235,11 +239,12 @@ class Services:
 
     def save(self, state) -> str | None:
         """Store the state after an action, so a reload resumes exactly there. Returns a warning
-        to show when the store could not take it."""
-        from interviewer.store import StoreError
-
+        to show when the store could not take it. SessionMovedOn when the store refused it
+        because more turns are stored than this copy has (the caller shows the store's state)."""
         try:
             self.engine.record_session(state)
+        except SessionMovedOn:
+            raise
         except StoreError as exc:
             return str(exc)
         return None
@@ -372,10 +377,21 @@ def browser_secret(settings: Settings) -> str:
 
     Gradio's default is random per process, which would make every browser forget its session
     after a restart (a Space restarts often). So it is taken from MIANSHI_BROWSER_SECRET, or
-    generated once and kept in the data dir next to the transcripts it protects.
+    generated once and kept in the data dir next to the transcripts it protects. With PostgreSQL
+    it is kept in the database instead (inserted by the first replica, read by all), so every
+    replica reads the browsers' copies.
     """
     if settings.browser_secret is not None:
         return settings.browser_secret.get_secret_value()
+    if settings.database_url is not None:
+        from interviewer.store.postgres import Database, shared_secret
+
+        db = Database(settings.database_url.get_secret_value(), pool_size=1, lock_pool_size=1, name="mianshi-secret")
+        try:
+            db.migrate()
+            return shared_secret(db, "browser_secret", lambda: secrets.token_urlsafe(24))
+        finally:
+            db.close()
     path = Path(settings.data_dir) / "browser_secret"
     try:
         return path.read_text(encoding="utf-8").strip()
@@ -399,14 +415,14 @@ def build_services(settings: Settings, *, offline: bool = False, embedder=None,
     from interviewer.bank.embedding import Embedder
     from interviewer.bank.library import Library
     from interviewer.engine.factory import build_engine
-    from interviewer.store import TranscriptStore
+    from interviewer.store import open_store
 
     check_data_dir(settings)
     # The store first: a damaged transcript file stops the start at once, before the bank's work.
     bank = None
     store, store_error = None, None
     try:
-        store = TranscriptStore.from_settings(settings, card_topics=lambda cid: bank.get(cid).topics)
+        store = open_store(settings, card_topics=lambda cid: bank.get(cid).topics)
     except Exception as exc:
         if require_store:
             raise
@@ -416,7 +432,8 @@ def build_services(settings: Settings, *, offline: bool = False, embedder=None,
     engine = build_engine(settings, bank, embedder=embedder, recorder=store, offline=offline,
                           background_grading=background_grading and not offline)
     return Services(settings=settings, bank=bank, engine=engine, grader=engine.grader, store=store,
-                    embedder=embedder, store_error=store_error, served_dir=fresh_served_dir(settings))
+                    embedder=embedder, store_error=store_error, served_dir=fresh_served_dir(settings),
+                    locks=SessionLocks(across=store.session_lock if store is not None else None))
 
 
 def check_model(settings: Settings):

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One entry point for a fresh machine: installs what is needed, then starts the app or runs the tests.
 #   bash scripts/dev.sh app     # start the app on http://127.0.0.1:7860 (offline, no configuration)
-#   bash scripts/dev.sh test    # lint, then run the whole test suite (installs Debian chromium for browser tests)
+#   bash scripts/dev.sh test    # lint, then run the whole test suite (installs Debian chromium for browser
+#                               # tests and Debian postgresql for the store's PostgreSQL tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +26,16 @@ ensure_chromium() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium fonts-noto-cjk >/dev/null
 }
 
+ensure_postgresql() {
+  # The store's tests run against a real PostgreSQL server too (started by the tests themselves,
+  # from the distribution's binaries in /usr/lib/postgresql/*/bin).
+  if compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null; then return; fi
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null
+}
+
 cmd="${1:-}"
 shift || true
 case "$cmd" in
@@ -35,6 +46,7 @@ case "$cmd" in
   test)
     ensure_env
     ensure_chromium
+    ensure_postgresql
     # The linter first (rules in pyproject.toml): a style error fails the run like a test.
     uv run --frozen ruff check --quiet .
     exec uv run --frozen python -m pytest "$@"

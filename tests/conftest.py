@@ -60,3 +60,25 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server for the run (initdb into a temp dir; as Debian's postgres user when
+    root), stopped at the end. Skipped, with the reason, where PostgreSQL is not installed."""
+    from interviewer.testing.postgres_server import NotAvailable, PostgresServer
+
+    try:
+        server = PostgresServer.start()
+    except NotAvailable as exc:
+        pytest.skip(f"PostgreSQL tests skipped: {exc}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture()
+def postgres_url(postgres_server):
+    """A fresh, empty database on the run's server; dropped after the test."""
+    url = postgres_server.create_database()
+    yield url
+    postgres_server.drop_database(url)

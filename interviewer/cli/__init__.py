@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "interviewer.cli.engine",       # interview, grade
     "interviewer.cli.eval",         # eval grading
     "interviewer.cli.transcripts",  # sessions, export, import, delete
+    "interviewer.cli.db",           # db migrate, db version
     "interviewer.cli.bench",        # bench
     "interviewer.cli.doctor",       # doctor
 )

@@ -39,9 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _store():
     from interviewer.config import Settings
-    from interviewer.store import TranscriptStore
+    from interviewer.store import open_store
 
-    return TranscriptStore.from_settings(Settings.from_env())
+    return open_store(Settings.from_env())
 
 
 def _fail(message: str) -> int:

@@ -1,4 +1,4 @@
-"""What the engine writes as the interview happens. The SQLite transcript store implements it.
+"""What the engine writes as the interview happens. The transcript store (SQLite or PostgreSQL) implements it.
 
 Each turn and each grade is recorded when it happens, not at the end, so a killed process
 loses nothing that was answered.

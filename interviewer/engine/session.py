@@ -587,6 +587,9 @@ class InterviewEngine:
         # left out: each was recorded as it happened, and the store fills them in on resume.
         row = state.model_dump(mode="json", exclude={"turns"})
         row["status"] = "finished" if state.phase == Phase.finished else "active"
+        # The snapshot's version: the store refuses it when more turns are stored than this copy
+        # has seen (another tab or replica moved the session on; SessionMovedOn).
+        row["turns_seen"] = len(state.turns)
         self.recorder.record_session(row)
 
     def _turn(self, state: SessionState, role: str, kind: str, text: str, qid: str | None,

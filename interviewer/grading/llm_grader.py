@@ -18,7 +18,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from interviewer.config import Settings
-from interviewer.grading.cache import GradeCache, cache_key
+from interviewer.grading.cache import GradeCache, cache_key, open_grade_cache
 from interviewer.grading.rubric import RUBRIC_VERSION, criteria_for, weighted_total
 from interviewer.llm.client import (
     LANGUAGE_NAMES,
@@ -87,8 +87,9 @@ class LLMGrader:
     @classmethod
     def from_settings(cls, settings: Settings, *, embedder=None, fallback=None, cache: bool = True,
                       retry: RetryPolicy | None = None, timeout: float | None = None) -> LLMGrader:
-        """Grader for the configured endpoint at temperature 0, with the SQLite cache at
-        settings.llm_cache_path and the offline grader as fallback (built from `embedder`)."""
+        """Grader for the configured endpoint at temperature 0, with the grade cache (SQLite at
+        settings.llm_cache_path, or the PostgreSQL database) and the offline grader as fallback
+        (built from `embedder`)."""
         if fallback is None:
             from interviewer.grading.offline import OfflineGrader
 
@@ -98,7 +99,7 @@ class LLMGrader:
                 embedder = Embedder()  # loads its model lazily: free unless a fallback happens
             fallback = OfflineGrader(embedder)
         client = ChatClient(settings, temperature=0.0, retry=retry, timeout=timeout, max_tokens=GRADE_MAX_TOKENS)
-        return cls(client, cache=GradeCache(settings.llm_cache_path) if cache else None, fallback=fallback)
+        return cls(client, cache=open_grade_cache(settings) if cache else None, fallback=fallback)
 
     # ----------------------------------------------------------------- grading
 

@@ -64,6 +64,13 @@ class Scrubber:
                 # A key in the query string (?api-key=..., as Azure-style gateways take it) is as
                 # secret as the password; short values (?v=1) would redact ordinary words.
                 secrets += [v for _, v in parse_qsl(parsed.query) if len(v) >= 8]
+            if settings.database_url is not None:  # the database password, if the URL carries one
+                try:
+                    password = urlparse(settings.database_url.get_secret_value()).password
+                except ValueError:
+                    password = None
+                if password:
+                    secrets.append(password)
         secrets += [v for k, v in env.items() if _SECRET_ENV_NAME.search(k)]
         return cls(secrets)
 

@@ -1,4 +1,9 @@
-"""The SQLite transcript store: sessions, turns and grades, written as the interview happens.
+"""The transcript store: sessions, turns and grades, written as the interview happens.
+
+``TranscriptStore`` is the one interface; it runs on SQLite (this module, the default) or on
+PostgreSQL (``pg_store.PostgresTranscriptStore``, when MIANSHI_DATABASE_URL is set), which only
+replaces how connections and transactions are had. The SQL is shared: written for both.
+``open_store(settings)`` (``factory.py``) picks the back end.
 
 Design choices and why:
 
@@ -15,6 +20,9 @@ Design choices and why:
 * Failures to write (read-only directory, disk full, a file that is not a database) raise
   ``StoreUnavailable`` (``errors.py``) with a message a UI can show as is; SQLite rolls the
   transaction back, so the file is never left half-written.
+* A session's actions take turns across processes too (``session_lock``: a byte-range lock in a
+  file beside the database), and a snapshot from a writer that had not seen every stored turn is
+  refused (``record_session``), so a stale copy never overwrites a newer state.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from interviewer.config import Settings
 from interviewer.models import Grade, Turn, utcnow
 from interviewer.store.connection import SharedConnection
 from interviewer.store.errors import SessionExists, SessionMovedOn, SessionNotFound, StoreUnavailable, _unavailable
+from interviewer.store.file_locks import FileLocks
 from interviewer.store.privacy import Scrubber
 from interviewer.store.records import SessionRecord, SessionStatus, SessionSummary, StoredGrade, resolve_topics
 from interviewer.store.schema import SCHEMA_VERSION, migrate
@@ -124,6 +133,7 @@ class TranscriptStore:
         readonly: bool = False,
     ) -> None:
         self.path = Path(path)
+        self.where = str(self.path)
         self.readonly = readonly
         # Default: redact the secret-looking environment variables (OPENAI_API_KEY, HF_TOKEN, ...)
         # even when the caller passed no settings, plus key-shaped strings.
@@ -133,6 +143,7 @@ class TranscriptStore:
         # One connection does all of this process's writes (see SharedConnection); opened now and
         # held, it also keeps the WAL, whose deletion on every close made each write checkpoint.
         self._writer = SharedConnection(self._open_connection)
+        self._locks = FileLocks(f"{self.path}-locks")
         check_file(self.path)
         if not readonly:
             self._initialise()
@@ -152,6 +163,9 @@ class TranscriptStore:
     @classmethod
     def from_settings(cls, settings: Settings, *, card_topics: Callable[[str], list[str]] | None = None,
                       readonly: bool = False) -> TranscriptStore:
+        """The SQLite store in the settings' data dir (``store.open_store`` picks the back end)."""
+        if settings.database_url is not None:
+            raise ValueError("MIANSHI_DATABASE_URL is set: open the store with interviewer.store.open_store")
         return cls(settings.db_path, scrubber=Scrubber.from_settings(settings),
                    card_topics=card_topics, readonly=readonly)
 
@@ -221,8 +235,11 @@ class TranscriptStore:
             conn.close()
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One committed transaction; any failure rolls back and becomes StoreUnavailable."""
+    def _write(self, session_id: str | None = None) -> Iterator[sqlite3.Connection]:
+        """One committed transaction; any failure rolls back and becomes StoreUnavailable.
+
+        ``session_id`` names the session written (PostgreSQL serialises those writes; SQLite
+        has a single writer anyway)."""
         if self.readonly:
             raise StoreUnavailable(f"the transcript store at {self.path} is open read-only; "
                                    "the session was not saved")
@@ -238,6 +255,36 @@ class TranscriptStore:
                     raise
         except sqlite3.Error as exc:
             raise _unavailable(exc, self.path, writing=True) from exc
+
+    @contextmanager
+    def session_lock(self, session_id: str) -> Iterator[None]:
+        """Hold the session against every other process using this store until the block ends
+        (the per-process lock in session_locks takes it; see there). Not re-entrant. Where the
+        lock file cannot be written (a read-only data dir, where nothing can be saved anyway),
+        the action goes on under the per-process lock only."""
+        if self.readonly:  # writes nothing: nothing to keep apart
+            yield
+            return
+        held = self._locks.hold(session_id)
+        try:
+            held.__enter__()
+        except OSError as exc:  # an unwritable data dir: nothing is saved anyway, the practice goes on
+            log.warning("session %s not locked across processes: %s", session_id, exc)
+            yield
+            return
+        try:
+            yield
+        finally:
+            held.__exit__(None, None, None)
+
+    @staticmethod
+    def _as_stored(value: Any) -> Any:
+        """A value as the database gives it back (PostgreSQL replaces NUL characters)."""
+        return value
+
+    def schema_version(self) -> int:
+        with self._read() as conn:
+            return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
     def reconnect(self) -> None:
         """Close the write connection; the next write opens a new one (e.g. after the disk or
@@ -260,12 +307,24 @@ class TranscriptStore:
         """Create or update a session row from ``SessionState.model_dump(mode="json")``.
 
         The whole dict is kept as the resume snapshot; the owner never changes once set.
+
+        The version check: a snapshot that says how many turns its writer had seen
+        (``turns_seen``, the engine's snapshots do) is refused with SessionMovedOn when more are
+        stored: another tab or replica acted on the session since, and this writer's copy is
+        behind. Nothing is written then; the caller shows the stored state instead.
         """
         if not session.get("id"):
             raise ValueError("session dict has no id")
         data = self.scrubber(dict(session))
+        seen = data.pop("turns_seen", None)
         now = _ts()
-        with self._write() as conn:
+        sid = str(data["id"])
+        with self._write(sid) as conn:
+            if seen is not None:
+                stored = conn.execute("SELECT COUNT(*) FROM turns WHERE session_id = ?", (sid,)).fetchone()[0]
+                if int(stored) > int(seen):
+                    raise SessionMovedOn(f"session {data['id']} has {stored} stored turns, this copy saw {seen}: "
+                                         "it moved on elsewhere; the snapshot was not saved")
             conn.execute(
                 """
                 INSERT INTO sessions (id, owner, created_at, updated_at, status, config, plan,
@@ -289,7 +348,7 @@ class TranscriptStore:
         different turn at a stored index raises SessionMovedOn (another tab or process got there
         first; its turn stays)."""
         text = self.scrubber.text(turn.text)
-        with self._write() as conn:
+        with self._write(turn.session_id) as conn:
             self._ensure_session(conn, turn.session_id)
             cur = conn.execute(
                 """
@@ -303,7 +362,7 @@ class TranscriptStore:
             if cur.rowcount == 0:
                 row = conn.execute("SELECT question_id, role, kind, text FROM turns WHERE session_id = ? AND idx = ?",
                                    (turn.session_id, turn.index)).fetchone()
-                if tuple(row) != (turn.question_id, turn.role, turn.kind, text):
+                if tuple(row) != tuple(map(self._as_stored, (turn.question_id, turn.role, turn.kind, text))):
                     raise SessionMovedOn(f"turn {turn.index} of session {turn.session_id} is already stored with "
                                          "other content: the session moved on elsewhere; nothing was overwritten")
                 return
@@ -316,7 +375,7 @@ class TranscriptStore:
 
     def record_grade(self, session_id: str, question_id: str, grade: Grade, answer: str) -> None:
         """Store a grade as the question's current one; earlier grades stay, superseded."""
-        with self._write() as conn:
+        with self._write(session_id) as conn:
             self._ensure_session(conn, session_id)
             self._insert_grade(conn, session_id, question_id, grade, answer)
 
@@ -327,14 +386,14 @@ class TranscriptStore:
 
         Returns the new grade's id. Raises SessionNotFound for an unknown session.
         """
-        with self._write() as conn:
+        with self._write(session_id) as conn:
             if conn.execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)).fetchone() is None:
                 raise SessionNotFound(f"no session {session_id!r}")
             return self._insert_grade(conn, session_id, question_id, grade, answer)
 
     def set_current_grade(self, session_id: str, grade_id: int) -> None:
         """Make an earlier grade of a question current again (undo a regrade)."""
-        with self._write() as conn:
+        with self._write(session_id) as conn:
             row = conn.execute("SELECT question_id FROM grades WHERE id = ? AND session_id = ?",
                                (grade_id, session_id)).fetchone()
             if row is None:
@@ -350,7 +409,7 @@ class TranscriptStore:
         The rows are deleted explicitly (not only through ON DELETE CASCADE) so they are gone
         even in a file written by a tool that did not enable foreign keys.
         """
-        with self._write() as conn:
+        with self._write(session_id) as conn:
             if not self._visible(conn, session_id, owner):
                 return False
             conn.execute("DELETE FROM grades WHERE session_id = ?", (session_id,))
@@ -363,7 +422,7 @@ class TranscriptStore:
         """Write a whole session (an import) in one transaction. Fails if the id exists."""
         data = self.scrubber(record.model_dump(mode="json"))
         rec = SessionRecord.model_validate(data)
-        with self._write() as conn:
+        with self._write(rec.id) as conn:
             if conn.execute("SELECT 1 FROM sessions WHERE id = ?", (rec.id,)).fetchone():
                 raise SessionExists(f"a session with id {rec.id!r} already exists")
             conn.execute(
@@ -512,7 +571,7 @@ class TranscriptStore:
             SELECT t.session_id, t.question_id, MIN(t.created_at) AS asked_at, s.created_at AS session_at
             FROM turns t JOIN sessions s ON s.id = t.session_id
             WHERE t.role = 'interviewer' AND t.kind = 'question' AND t.question_id IS NOT NULL {owner}
-            GROUP BY t.session_id, t.question_id
+            GROUP BY t.session_id, t.question_id, s.created_at
             ORDER BY asked_at
         """.format(owner="AND s.owner = ?" if owner is not None else "")
         with self._read() as conn:
@@ -526,7 +585,7 @@ class TranscriptStore:
     def _ensure_session(self, conn: sqlite3.Connection, session_id: str) -> None:
         # A turn or grade that arrives before its session row must still be kept.
         now = _ts()
-        conn.execute("INSERT OR IGNORE INTO sessions (id, created_at, updated_at) VALUES (?, ?, ?)",
+        conn.execute("INSERT INTO sessions (id, created_at, updated_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING",
                      (session_id, now, now))
 
     @staticmethod
@@ -554,19 +613,20 @@ class TranscriptStore:
         if is_current:
             conn.execute("UPDATE grades SET is_current = 0 WHERE session_id = ? AND question_id = ? "
                          "AND is_current = 1", (session_id, question_id))
-        cur = conn.execute(
+        grade_id = conn.execute(
             """
             INSERT INTO grades (session_id, question_id, answer, grade, grader, model, rubric_version,
                                 created_at, is_current, topics, total)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            RETURNING id
             """,
             (session_id, question_id, self.scrubber.text(answer), _dumps(grade_json), prov.grader,
              prov.model, prov.rubric_version, _ts(created_at), int(is_current),
              _dumps(topics if topics is not None else self._topics_for(conn, session_id, question_id)),
              grade.total if grade.status == "graded" else None),
-        )
+        ).fetchone()[0]
         conn.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (_ts(), session_id))
-        return int(cur.lastrowid)
+        return int(grade_id)
 
     @staticmethod
     def _current_grade_rows(conn: sqlite3.Connection, ids: list[str]) -> dict[str, list[sqlite3.Row]]:

@@ -237,7 +237,12 @@ class InterviewUI:
             clear_answer = False
         finally:
             before_request.set(None)
-            warning = None if moved else self.snapshot(state)
+            warning = None
+            if not moved:
+                try:
+                    warning = self.snapshot(state)
+                except service.SessionMovedOn:  # the store has more turns than this copy: show its state
+                    moved = True
             if warning:
                 publish("warning", warning)
         if moved:
