@@ -39,10 +39,20 @@ def _ingest(env: dict[str, str], data_dir: Path) -> None:
 
 def _warm(replicas, answers, rng) -> None:
     """One answer on each replica first: each loads its encoder lazily (see run.py)."""
-    from interviewer.bench.run import api_turns
+    from interviewer.bench.common import HttpApi, answer_of_length, new_browser, start_args
 
     for srv in replicas.servers:
-        api_turns(srv.url, 1, answers, rng)
+        api = HttpApi(srv.url)
+        try:
+            bs = api.call("/start", *start_args(2, False, new_browser()))["browser"]
+            api.call("/answer", answer_of_length(answers, 300, rng), bs)
+        finally:
+            api.close()
+
+
+def figure(name: str, value: float | None, unit: str, target: float | None = None, note: str = "") -> dict:
+    """A figure's fields, for run.Figure (which the caller builds: run imports this module)."""
+    return {"name": name, "value": value, "unit": unit, "target": target, "note": note}
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -60,11 +70,10 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def run_replicas(n: int, candidates: int, think: float, say=print, kill: bool = True) -> tuple[list, dict]:
-    """The figures (run.Figure) and extra details of the three runs."""
+    """The figures (as run.Figure's fields) and extra details of the three runs."""
     import random
 
     from interviewer.bench.load import run_load
-    from interviewer.bench.run import Figure
     from interviewer.testing.chroma_server import ChromaServer
     from interviewer.testing.postgres_server import PostgresServer
     from interviewer.testing.replicas import Replicas
@@ -105,17 +114,17 @@ def run_replicas(n: int, candidates: int, think: float, say=print, kill: bool = 
             extra.setdefault("load_errors", []).extend(result.errors[:10])
             extra.setdefault("load_problems", []).extend(result.problems[:10])
             name = f"{label}: {candidates} candidates"
-            figures += [Figure(f"{name}: turn p50", result.p50 * 1000, "ms"),
-                        Figure(f"{name}: turn p95", result.p95 * 1000, "ms", 2000),
-                        Figure(f"{name}: errors", len(result.errors), "", 1),
-                        Figure(f"{name}: lost/crossed turns", len(result.problems), "", 1)]
+            figures += [figure(f"{name}: turn p50", result.p50 * 1000, "ms"),
+                        figure(f"{name}: turn p95", result.p95 * 1000, "ms", 2000),
+                        figure(f"{name}: errors", len(result.errors), "", 1),
+                        figure(f"{name}: lost/crossed turns", len(result.problems), "", 1)]
             if with_kill:
-                figures.append(Figure(f"{name}: failovers (calls cut by the kill)", result.failovers, "",
+                figures.append(figure(f"{name}: failovers (calls cut by the kill)", result.failovers, "",
                                       note=f"(resume p95 {percentile(result.resume_latencies, 95) * 1000:.0f} ms)"
                                       if result.failovers else ""))
         one, many = results[(1, False)], results[(n, False)]
-        figures += [Figure(f"turn p50 ratio, {n} replicas / 1", many.p50 / one.p50, "x"),
-                    Figure(f"turn p95 ratio, {n} replicas / 1", many.p95 / one.p95, "x")]
+        figures += [figure(f"turn p50 ratio, {n} replicas / 1", many.p50 / one.p50, "x"),
+                    figure(f"turn p95 ratio, {n} replicas / 1", many.p95 / one.p95, "x")]
     finally:
         chroma.stop()
         pg.stop()

@@ -324,7 +324,7 @@ def run(quick: bool = False, as_json: bool = False, candidates: int | None = Non
 
             rss_start = None
             figs, more = run_replicas(replicas, n_cand, think, say=say)
-            figures += figs
+            figures += [Figure(**fields) for fields in figs]
             extra.update(more)
         elif next_question_only:
             say(f"next question against a realistic fake model (first token 0.8 s, 50 tokens/s, grading profile "
