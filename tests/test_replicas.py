@@ -147,12 +147,13 @@ def test_a_browser_reloaded_onto_the_other_replica_resumes_its_interview(replica
         start_interview(page, 2)
         tag = uuid.uuid4().hex[:6]
         send(page, f"[{tag}-0] {ANSWERS[0]}")
-        page.wait_for_function("document.querySelector('#chat').innerText.includes('第 2/2 题')")
+        page.wait_for_function("document.querySelector('#chat')?.innerText.includes('第 2/2 题')")
 
         other = "r1" if first == "r0" else "r0"
         ctx.add_cookies([{"name": "mianshi-replica", "value": other, "url": replicas.url}])
         page.reload()
-        page.wait_for_function("document.querySelector('#chat').innerText.includes('第 2/2 题')")
+        page.wait_for_selector("#start-button")
+        page.wait_for_function("document.querySelector('#chat')?.innerText.includes('第 2/2 题')")
         page.wait_for_function("!document.querySelector('#answer-box textarea').disabled")
         assert page.locator("#chat").inner_text().count(f"[{tag}-0]") == 1
         send(page, f"[{tag}-1] {ANSWERS[1]}")
