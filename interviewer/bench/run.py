@@ -299,7 +299,7 @@ def llm_figures(data_dir: Path, turns: int, answers: list[str], rng: random.Rand
 
 def run(quick: bool = False, as_json: bool = False, candidates: int | None = None,
         load_only: bool = False, think: float = 10.0, llm_only: bool = False, next_question_only: bool = False,
-        turns: int | None = None, grading: str = "realistic") -> int:
+        turns: int | None = None, grading: str = "realistic", replicas: int = 0) -> int:
     from interviewer.bench.load import run_load
 
     answers = load_answers()
@@ -319,7 +319,14 @@ def run(quick: bool = False, as_json: bool = False, candidates: int | None = Non
     root = Path(tempfile.mkdtemp(prefix="mianshi-bench-"))
     try:
         data = root / "data"
-        if next_question_only:
+        if replicas:
+            from interviewer.bench.replicas_bench import run_replicas
+
+            rss_start = None
+            figs, more = run_replicas(replicas, n_cand, think, say=say)
+            figures += [Figure(**fields) for fields in figs]
+            extra.update(more)
+        elif next_question_only:
             say(f"next question against a realistic fake model (first token 0.8 s, 50 tokens/s, grading profile "
                 f"{grading!r}; the first start builds the bank) ...")
             figures += next_question_figures(data, n_next, answers, rng, extra, compare=0 if quick else 10,
@@ -367,7 +374,7 @@ def run(quick: bool = False, as_json: bool = False, candidates: int | None = Non
         else:
             rss_start = None
 
-        if not (llm_only or next_question_only):
+        if not (llm_only or next_question_only or replicas):
             say(f"load: {n_cand} candidates at once x 3 questions ...")
             srv = _server(data).start()
             try:
@@ -427,6 +434,9 @@ def run(quick: bool = False, as_json: bool = False, candidates: int | None = Non
             print(f"\n  {extra['load']}")
         if "stress" in extra:
             print(f"  stress: {extra['stress']}")
+        for key, value in extra.items():
+            if "replica" in key:
+                print(f"  {key}: {value}")
         for e in extra.get("load_errors", []) + extra.get("load_problems", []):
             print(f"    ! {e}")
         print(f"  loadavg at the end: {machine['loadavg_end']}")

@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "interviewer.cli.db",           # db migrate, db version
     "interviewer.cli.bench",        # bench
     "interviewer.cli.doctor",       # doctor
+    "interviewer.cli.proxy",        # proxy (in front of several replicas)
 )
 
 

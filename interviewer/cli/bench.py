@@ -27,6 +27,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--think", type=float, default=10.0,
                    help="mean seconds a simulated candidate reads and types before each answer (default 10; "
                         "0: back to back). The full run also measures back to back, as a stress figure")
+    p.add_argument("--replicas", type=int, default=0, metavar="N",
+                   help="only the load across N app replicas behind the sticky proxy, over a PostgreSQL and a "
+                        "`chroma run` started for it, beside 1 replica (the ratio), and with one replica killed "
+                        "mid-load; needs PostgreSQL installed (docs/deploy.md)")
     p.set_defaults(handler=_bench)
 
 
@@ -41,4 +45,4 @@ def _bench(args: argparse.Namespace) -> int:
         return 2
     return run(quick=args.quick, as_json=args.json, candidates=args.candidates, load_only=args.load_only,
                think=args.think, llm_only=args.llm_only, next_question_only=args.next_question, turns=args.turns,
-               grading=args.grading)
+               grading=args.grading, replicas=args.replicas)
