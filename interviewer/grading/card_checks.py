@@ -28,6 +28,7 @@ from functools import lru_cache
 import numpy as np
 
 from interviewer.grading import features as F
+from interviewer.grading.contradictions import GENERIC_SOURCES, TruthChecker
 
 # A misconception is stated when an answer unit is at least this close to its claim ...
 CLAIM_SIM = 0.62
@@ -267,19 +268,50 @@ def check_inversions(points: list[str], matches, tok=None) -> list[PointFlag]:
 
 
 def check_answer(analysis, points: list[str], misconceptions, facts, embedder, language: str,
-                 question: str = "") -> list[PointFlag]:
-    """All flags for an analysed answer, one per point at most ("wrong" beats "doubt")."""
+                 question: str = "", truth=()) -> list[PointFlag]:
+    """All flags for an analysed answer, one per point at most ("wrong" beats "doubt").
+
+    Besides the card's recorded misconceptions and facts, the answer is checked against the card's own
+    truth (key points, model answers, the misconceptions' `why`: grading/contradictions.py). A point
+    whose wrong verdict rests on an answer sentence the truth itself says is not marked wrong; it gets
+    a "supported" flag, which also keeps the negation rule (features._negation_conflict) off it."""
     if analysis.empty:
         return []
-    flags = (check_facts(analysis.sentences, facts, language)
-             + check_misconceptions(analysis.sentences, points, misconceptions, embedder, language,
-                                    question=question)
-             + check_inversions(points, analysis.points))
+    truth_texts = [t for t in truth if t] + [m.why for m in misconceptions or [] if getattr(m, "why", "")]
+    checker = TruthChecker(points, truth_texts, question)
+    recorded = (check_facts(analysis.sentences, facts, language)
+                + check_misconceptions(analysis.sentences, points, misconceptions, embedder, language,
+                                       question=question))
+    found = checker.check(analysis.sentences)
+    # An acronym spelled out otherwise than the truth spells it is wrong on its own. The other generic
+    # contradictions read meaning from words, so one alone only lowers confidence (the point counts as
+    # partly answered at most); two on different points, or one beside a recorded error, make a
+    # confidently wrong answer.
+    corroborated = (len({c.point for c in found if c.source in GENERIC_SOURCES}) >= 2
+                    or any(f.status == "wrong" for f in recorded))
+    generic = [PointFlag(c.point, "wrong" if c.source == "expansion" or corroborated else "doubt", c.source,
+                         c.evidence, c.note) for c in found]
+    flags = recorded + generic + check_inversions(points, analysis.points)
     by_point: dict[int, PointFlag] = {}
     for f in flags:
         if not 0 <= f.point < len(points):
             continue
         old = by_point.get(f.point)
-        if old is None or (old.status == "doubt" and f.status == "wrong"):
+        if old is None or (old.status == "doubt" and f.status == "wrong") or (
+                old.status == f.status == "doubt" and old.source == "inversion"):
             by_point[f.point] = f
+    # A sentence the card's truth says cannot be a wrong statement of it.
+    for i, m in enumerate(analysis.points):
+        f = by_point.get(i)
+        evidence = f.evidence if f is not None and f.status == "wrong" else (m.evidence if m.negation_conflict else "")
+        if evidence and _said_by_truth(evidence, checker):
+            by_point[i] = PointFlag(i, "supported", "truth", evidence[:300], "the card's truth says this")
     return [by_point[i] for i in sorted(by_point)]
+
+
+def _said_by_truth(sentence: str, checker: TruthChecker) -> bool:
+    """The sentence as a whole, or each of its clauses, is said by the card's truth."""
+    if checker.is_supported(sentence):
+        return True
+    clauses = [c for c in re.split(r"[，,；;。!?！？]", sentence) if len(F.tokens(c)) >= 2]
+    return bool(clauses) and all(checker.is_supported(c) for c in clauses)
