@@ -282,7 +282,8 @@ def check_answer(analysis, points: list[str], misconceptions, facts, embedder, l
     recorded = (check_facts(analysis.sentences, facts, language)
                 + check_misconceptions(analysis.sentences, points, misconceptions, embedder, language,
                                        question=question))
-    found = checker.check(analysis.sentences)
+    # A bare keyword list states nothing about how the names relate (it is capped at partly anyway).
+    found = [] if analysis.keyword_list else checker.check(analysis.sentences)
     # An acronym spelled out otherwise than the truth spells it is wrong on its own. The other generic
     # contradictions read meaning from words, so one alone only lowers confidence (the point counts as
     # partly answered at most); two on different points, or one beside a recorded error, make a

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from interviewer.grading import features as F
+from interviewer.text import _stem
 
 # Generic antonym pairs (language knowledge, not taken from any answer set). Each pair is symmetric.
 _ANTONYMS_ZH = [
@@ -67,6 +68,7 @@ _ANTONYMS_EN = [
     ("frozen", "updated"), ("read-only", "writable"), ("linear", "nonlinear"), ("deterministic", "random"),
     ("overfitting", "underfitting"), ("well", "poorly"), ("better", "worse"), ("upsampling", "downsampling"),
     ("big-endian", "little-endian"), ("encrypted", "unencrypted"), ("grows", "shrinks"),
+    ("strong", "weak"), ("high", "low"), ("large", "small"), ("fast", "slow"), ("long", "short"),
 ]
 
 
@@ -100,6 +102,10 @@ _QUALIFIED_NUMBER = re.compile(
     r"(默认|最高|最多|最大|上限|最长|default|max(?:imum)?|at\s+most|up\s+to|limit(?:ed)?\s+to)\D{0,6}?"
     r"(\d+(?:\.\d+)?)\s*([a-z%]+|[\u4e00-\u9fff])", re.IGNORECASE)
 _WORD = re.compile(r"[A-Za-z][A-Za-z-]*")
+_NUMBER_UNIT = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z%]+|[\u4e00-\u9fff])", re.IGNORECASE)
+# Units whose numbers are facts of a thing (a default of 128 entries, at most 32 levels), not counters
+# that any example can use.
+_UNITS = frozenset("层 字节 位 秒 毫秒 天 年 % bytes byte bits bit kb mb gb tb ms s layers levels tokens token".split())
 
 
 # The contradictions read from words (not the acronym check): alone, they only lower confidence.
@@ -148,12 +154,31 @@ def _names(clause: str, in_cjk: bool, with_pos: bool = False) -> list:
     return out
 
 
+# Shared starts and ends that make words alike without making them one family.
+_COMMON_PREFIXES = frozenset("multi inter intra trans super under over semi auto self micro macro hyper meta "
+                             "non sub pre post anti".split())
+_COMMON_SUFFIXES = frozenset("tion sion ment ness ance ence able ible ring ting ding ling ization ator ing er".split())
+
+
+def _same_name(a: str, b: str) -> bool:
+    """One thing written two ways: equal stems (cache/caching), or one the other's abbreviation, its
+    letters in order starting with the same letter (ln/layernorm)."""
+    if _stem(a) == _stem(b):
+        return True
+    short, long_ = sorted((a, b), key=len)
+    if len(short) <= 4 and short[0] == long_[0]:
+        it = iter(long_)
+        return all(ch in it for ch in short)
+    return False
+
+
 def _siblings(a: str, b: str) -> bool:
-    """Named alike, so one can be mistaken for the other: two names of one family, a shared start of
-    3+ letters or a shared end of 4+ (prenorm/postnorm, crossencoder/biencoder, stage2/stage3), each with
-    a part of its own (repetition is not a sibling of repetitionpenalty). Short acronyms (TP/PP, KL/RL)
-    are not judged alike: too many unrelated ones share a letter."""
-    if a == b or a.startswith(b) or b.startswith(a) or a.endswith(b) or b.endswith(a):
+    """Named alike, so one can be mistaken for the other: two names of one family, sharing a start of
+    4+ letters or an end of 4+ (prenorm/postnorm, crossencoder/biencoder, stage2/stage3) that is not a
+    common prefix or suffix (multi-, -tion), each with a part of its own (repetition is not a sibling of
+    repetitionpenalty). Short acronyms (TP/PP, KL/RL) are not judged alike: too many unrelated ones share
+    a letter."""
+    if a == b or a.startswith(b) or b.startswith(a) or a.endswith(b) or b.endswith(a) or _same_name(a, b):
         return False
     pre = 0
     while pre < min(len(a), len(b)) and a[pre] == b[pre]:
@@ -161,12 +186,35 @@ def _siblings(a: str, b: str) -> bool:
     suf = 0
     while suf < min(len(a), len(b)) and a[-1 - suf] == b[-1 - suf]:
         suf += 1
-    return pre >= 3 or suf >= 4
+    return ((pre >= 4 and a[:pre] not in _COMMON_PREFIXES)
+            or (suf >= 4 and a[len(a) - suf:] not in _COMMON_SUFFIXES))
+
+
+_NEG_RIGHT_BEFORE = re.compile(r"(不是|不会|不能|不再|不要|不用|不必|不需要|没有|并非|并不|从不|不|没|未|非|无|"
+                               r"\bnot|\bno|\bnever|n't|\bcannot)\s*(be\s+|is\s+|are\s+)?$", re.IGNORECASE)
 
 
 def _negated(text: str, start: int) -> bool:
-    return bool(re.search(r"(不|没|未|非|无|not|no|never|n't)\s*\S{0,2}$", text[max(0, start - 6):start],
-                          re.IGNORECASE))
+    """The term right after a negation word ("不增加", "没有减少", "does not increase")."""
+    return bool(_NEG_RIGHT_BEFORE.search(text[max(0, start - 12):start]))
+
+
+# Comparatives relate two things, and either side can be said ("A is faster than B" is "B is slower than
+# A"): they count only between clauses about the same named thing.
+_RELATIONAL = frozenset("更高 更低 更大 更小 更多 更少 更快 更慢 更强 更弱 更长 更短 "
+                        "larger bigger smaller higher lower more fewer faster slower longer shorter stronger weaker "
+                        "better worse earlier later".split())
+
+
+def _family(term: str) -> str:
+    """English comparatives and their base share a family (stronger, strongest, strong)."""
+    return term[:4] if re.match(r"[a-z]{4}", term) else term
+
+
+def _both_poles(terms) -> bool:
+    """A clause that says both poles of a pair compares them ("a stronger signal drowns a weak one")."""
+    fams = {_family(t) for t in terms}
+    return any(_family(o) in fams for t in terms for o in ANTONYMS[t])
 
 
 def _antonym_terms(clause: str) -> list[str]:
@@ -211,21 +259,23 @@ def _clauses(text: str, tok, q_tok, point: int = -1) -> list[_Clause]:
     out = []
     for sentence in F.split_sentences(_norm(text)):
         topic = ""
+        pos_in = 0
         for raw in _CLAUSE.split(sentence):
+            at = sentence.find(raw, pos_in) if raw else -1
+            aside = at > 0 and sentence[at - 1] in "（("  # a parenthesis names an aside, not a new topic
+            pos_in = at + len(raw) if at >= 0 else pos_in
             if not raw or not re.search(r"\w", raw):
                 continue
             cjk = F.has_cjk(raw)
             found = _names(raw, cjk, with_pos=True)
-            lead = raw.strip()
             opens = [k for k, _, pos in found if pos - (len(raw) - len(raw.lstrip())) <= 2]
-            if opens:
+            if opens and not aside:
                 topic = opens[0]
             elif found and not topic:
                 topic = found[0][0]
             names = tuple(dict.fromkeys(([topic] if topic else []) + [k for k, _, _ in found]))
             name_words = frozenset(t for _, surface, _ in found for t in tok(surface)) | frozenset(
                 t for n in names for t in tok(n))
-            del lead
             words = frozenset(t for t in tok(raw) if t not in q_tok and t not in name_words
                               and not (len(t) == 1 and F.has_cjk(t)) and F._background_weight(t) >= WORD_WEIGHT
                               and not any(ch.isdigit() for ch in t) and len(t) > 1)
@@ -239,7 +289,8 @@ def _same_subject(a: _Clause, b: _Clause, exclude: frozenset[str] = frozenset())
     when they do not both name something, SHARED_WORDS shared words."""
     shared = len((a.words & b.words) - exclude)
     if a.names and b.names:
-        return a.names[0] == b.names[0] and shared >= 1
+        # another name both say counts as a shared word ("防止梯度上溢成 inf" / "解决下溢，遇 inf 跳过")
+        return a.names[0] == b.names[0] and shared + len(set(a.names[1:]) & set(b.names[1:])) >= 1
     return shared >= SHARED_WORDS
 
 
@@ -319,13 +370,12 @@ class TruthChecker:
                 self.said.setdefault((c.names[0], c.cjk), set()).update(c.words)
         self.years = {y for c in self.clauses for y in _YEAR.findall(c.text)}
         # name -> the names the truth says in one sentence with it
+        # name -> the names the truth says in one clause with it (a clause's topic included: "Post-Norm:
+        # ..., 原始 Transformer 使用" ties the original Transformer to Post-Norm)
         self.pairs: dict[tuple[str, bool], set[str]] = {}
-        for t in list(points) + list(truth):
-            for sentence in F.split_sentences(_norm(t or "")):
-                cjk = F.has_cjk(sentence)
-                names = set(_names(sentence, cjk))
-                for x in names:
-                    self.pairs.setdefault((x, cjk), set()).update(names - {x})
+        for c in self.clauses:
+            for x in c.names:
+                self.pairs.setdefault((x, c.cjk), set()).update(set(c.names) - {x})
 
     def is_supported(self, clause: str) -> bool:
         return supported(_norm(clause), self.said_as, self.tok)
@@ -333,10 +383,12 @@ class TruthChecker:
     # ---------------------------------------------------------------- rules
 
     def _antonym(self, c: _Clause) -> Contradiction | None:
-        if not c.terms:
+        if not c.terms or _both_poles(c.terms):
             return None
         lex = frozenset(t for term in c.terms for t in self.tok(term))
         for term in c.terms:
+            if term in _RELATIONAL and not c.names:
+                continue
             opposite = ANTONYMS[term]
             same = [t for t in self.clauses if t.cjk == c.cjk and _same_subject(c, t, lex)]
             if not same or any(term in t.terms for t in same):
@@ -384,39 +436,41 @@ class TruthChecker:
                                              f"{'/'.join(sorted(ty))}: {t.text[:80]}")
         for m in _QUALIFIED_NUMBER.finditer(c.text):
             value, unit = m.group(2), m.group(3).lower()
-            for t in self.clauses:
-                if t.cjk != c.cjk or not _same_subject(c, t) and not (c.words & t.words):
-                    continue
-                told = [(tm.group(2), tm.group(3).lower()) for tm in _QUALIFIED_NUMBER.finditer(t.text)]
-                told += [(v, u.lower()) for v, u in re.findall(r"(\d+(?:\.\d+)?)\s*([a-z%]+|[\u4e00-\u9fff])",
-                                                               t.text, re.IGNORECASE)]
-                same_unit = [v for v, u in told if u == unit]
-                if same_unit and value not in same_unit and not any(
-                        value == v for tt in self.clauses
-                        for v, u in re.findall(r"(\d+(?:\.\d+)?)\s*([a-z%]+|[\u4e00-\u9fff])", tt.text)
-                        if u.lower() == unit):
-                    point = _point_of(t, self.points_tok)
-                    if point >= 0:
-                        return Contradiction(point, "number", c.text,
-                                             f"{value}{unit} ≠ {'/'.join(same_unit)}{unit}: {t.text[:80]}")
+            if unit not in _UNITS:
+                continue
+            told = {v for t in self.clauses if t.cjk == c.cjk
+                    for v, u in _NUMBER_UNIT.findall(t.text) if u.lower() == unit}
+            limits = [t for t in self.clauses if t.cjk == c.cjk and any(
+                tm.group(3).lower() == unit for tm in _QUALIFIED_NUMBER.finditer(t.text))]
+            if limits and told and value not in told:
+                t = limits[0]
+                point = _point_of(t, self.points_tok)
+                if point >= 0:
+                    return Contradiction(point, "number", c.text,
+                                         f"{value}{unit} ≠ {'/'.join(sorted(told))}{unit}: {t.text[:80]}")
         return None
 
     def _pairs(self, sentence: str) -> Contradiction | None:
-        """The sentence ties name x to name y where the truth ties x only to y's sibling y2 (and the
-        sentence does not say y2): "原始 Transformer 用 Pre-Norm" when the truth says Post-Norm."""
-        cjk = F.has_cjk(sentence)
-        names = set(_names(sentence, cjk))
-        if len(names) < 2 or _parity(sentence):
+        """A clause ties name x to name y where the truth ties x only to y's sibling y2, and the clause
+        names no sibling of y that the truth ties to x: "原始 Transformer 就是 Pre-Norm" when the truth
+        says the original Transformer used Post-Norm."""
+        if _parity(sentence):
             return None
-        for x in sorted(names):
-            partners = self.pairs.get((x, cjk), set())
-            if not partners:
+        cjk = F.has_cjk(sentence)
+        for clause in re.split(r"[、/]|\band\b|\bor\b", sentence):
+            names = set(_names(clause, cjk))
+            if len(names) < 2:
                 continue
-            for y in sorted(names - {x}):
-                if y in partners or _siblings(x, y):
+            for x in sorted(names):
+                partners = self.pairs.get((x, cjk), set())
+                if not partners:
                     continue
-                right = sorted(y2 for y2 in partners if _siblings(y, y2) and y2 not in names)
-                if right:
+                for y in sorted(names - {x}):
+                    if y in partners or _siblings(x, y) or _same_name(x, y) or (y, cjk) not in self.pairs:
+                        continue
+                    right = sorted(y2 for y2 in partners if _siblings(y, y2))
+                    if not right or any(y2 in names for y2 in right):
+                        continue
                     pts = [i for i, pn in enumerate(self.points_names) if x in pn and right[0] in pn] or \
                           [i for i, pn in enumerate(self.points_names) if x in pn]
                     if pts:
@@ -437,10 +491,11 @@ class TruthChecker:
                     found.append(Contradiction(point, "expansion", acro,
                                                f"{acro} = {sorted(truth)[0]}, not {sorted(spelled)[0]}"))
         for s in sentences:
-            for part in F.split_sentences(_norm(s)):
-                if not self.is_supported(part):
+            for part in _CLAUSE.split(_norm(s)):
+                if part and re.search(r"\w", part) and not self.is_supported(part):
                     hit = self._pairs(part)
                     if hit:
+                        hit.evidence = s.strip()[:300]
                         found.append(hit)
             for c in _clauses(s, self.tok, self.q_tok):
                 if self.is_supported(c.text):
