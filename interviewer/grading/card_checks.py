@@ -170,6 +170,14 @@ def _informative(toks) -> frozenset[str]:
     return frozenset(t for t in toks if not (len(t) == 1 and F.has_cjk(t)) and F._background_weight(t) >= 0.5)
 
 
+def _subject(claim: str, tok) -> str | None:
+    """The claim's first informative word, in the order it is written."""
+    for t in F.tokens(claim):
+        if t in _informative([t]) and t in tok(claim):
+            return t
+    return None
+
+
 def check_misconceptions(sentences: list[str], points: list[str], misconceptions, embedder, language: str,
                          tok=None, question: str = "") -> list[PointFlag]:
     """A unit states a misconception when it is close to the claim in meaning (CLAIM_SIM) and closer to it
@@ -231,13 +239,19 @@ def check_misconceptions(sentences: list[str], points: list[str], misconceptions
                 continue
             claim = texts_zh[k] if zh_unit[j] else texts_en[k]
             c_tok = _informative(tok(claim))
-            u_tok = u_toks[j]
             claim_parity = F._negations(F.raw_words(claim)) % 2
             # The unit must not negate what the claim asserts ("LoRA 并不会重新初始化所有参数").
             if unit_parity[j] != claim_parity:
                 continue
             own = c_tok - truth_tok
-            if not (own & u_tok) and claim_parity == truth_parity:
+            # What the unit rejects ("用 reduce-scatter 代替 all-reduce") is not what it states.
+            stated = tok(F._CONTRAST.sub(" ", units[j]))
+            if not (own & stated) and claim_parity == truth_parity:
+                continue
+            # A claim is about its subject (its first informative word): a unit about something else
+            # ("流水线并行按层切" against "张量并行按层切") does not state it.
+            subject = _subject(claim, tok)
+            if subject and subject not in stated:
                 continue
             if best is None or sim_c[j] > sim_c[best]:
                 best = j
@@ -311,8 +325,6 @@ def check_answer(analysis, points: list[str], misconceptions, facts, embedder, l
 
 
 def _said_by_truth(sentence: str, checker: TruthChecker) -> bool:
-    """The sentence as a whole, or each of its clauses, is said by the card's truth."""
-    if checker.is_supported(sentence):
-        return True
-    clauses = [c for c in re.split(r"[，,；;。!?！？]", sentence) if len(F.tokens(c)) >= 2]
+    """Each clause of the sentence is said by one clause of the card's truth."""
+    clauses = [c for c in re.split(r"[，,；;：:。!?！？（）()]", sentence) if len(F.tokens(c)) >= 2]
     return bool(clauses) and all(checker.is_supported(c) for c in clauses)

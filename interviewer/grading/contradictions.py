@@ -331,7 +331,7 @@ def _parity(text: str) -> int:
 
 
 def supported(text: str, truth: list[tuple[frozenset[str], int]], tok) -> bool:
-    """The truth itself says this: all its words are in one truth clause or sentence negated alike."""
+    """The truth itself says this: all its words are in one truth clause negated alike."""
     words = frozenset(t for t in tok(text) if not (len(t) == 1 and F.has_cjk(t)))
     if len(words) < 2:
         return False
@@ -353,12 +353,10 @@ class TruthChecker:
         for t in truth:
             if t and t.strip():
                 self.clauses += _clauses(t, self.tok, self.q_tok)
-        # What the truth says, clause by clause and sentence by sentence, for `supported`.
+        # What the truth says, clause by clause, for `supported`. Not whole sentences: a sentence that
+        # swaps two of a long truth sentence's terms still uses only its words.
         self.said_as: list[tuple[frozenset[str], int]] = [(frozenset(self.tok(c.text)), c.parity)
                                                           for c in self.clauses]
-        for t in list(points) + list(truth):
-            for sentence in F.split_sentences(_norm(t or "")):
-                self.said_as.append((frozenset(self.tok(sentence)), _parity(sentence)))
         self.expansions: dict[str, set[str]] = {}
         for t in list(points) + list(truth):
             for k, v in _expansions(_norm(t)).items():

@@ -53,7 +53,8 @@ NEGATIONS_ZH = frozenset("不 没 没有 无 无法 未 非 不能 不是 不会
 # Words that start with 不 but do not negate what follows.
 NOT_NEGATIONS_ZH = frozenset("不同 不仅 不断 不过 不管 不少 不久 不但 不如 不论 不然 不停 不足".split())
 NEGATIONS_EN = frozenset("not no never cannot can't isn't doesn't don't won't aren't without".split())
-_CONTRAST = re.compile(r"(而不是|而非|rather\s+than|instead\s+of)[^，,；;。.!?！？]*", re.IGNORECASE)
+# "A 而不是 B" / "用 A 代替 B" / "A instead of B": what follows the cue is rejected, not A.
+_CONTRAST = re.compile(r"(而不是|而非|代替|取代|替代|rather\s+than|instead\s+of)[^，,；;。.!?！？]*", re.IGNORECASE)
 _JUDGE_TRUE = re.compile(r"^\W*(正确|对的|对|是的|yes|true|correct)(?![\w])", re.IGNORECASE)
 _JUDGE_FALSE = re.compile(r"^\W*(错误|不正确|不对|错的|错|否|no|false|incorrect|wrong)(?![\w])", re.IGNORECASE)
 
