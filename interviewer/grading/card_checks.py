@@ -249,9 +249,11 @@ def check_misconceptions(sentences: list[str], points: list[str], misconceptions
             if not (own & stated) and claim_parity == truth_parity:
                 continue
             # A claim is about its subject (its first informative word): a unit about something else
-            # ("流水线并行按层切" against "张量并行按层切") does not state it.
+            # ("流水线并行按层切" against "张量并行按层切") does not state it. A subject the question names
+            # may go unsaid, unless the unit names another thing the question names instead.
             subject = _subject(claim, tok)
-            if subject and subject not in stated:
+            if subject and subject not in stated and (
+                    subject not in q_tok or _informative(stated & q_tok) - _informative(tok(claim))):
                 continue
             if best is None or sim_c[j] > sim_c[best]:
                 best = j
