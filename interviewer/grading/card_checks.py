@@ -248,12 +248,11 @@ def check_misconceptions(sentences: list[str], points: list[str], misconceptions
             stated = tok(F._CONTRAST.sub(" ", units[j]))
             if not (own & stated) and claim_parity == truth_parity:
                 continue
-            # A claim is about its subject (its first informative word): a unit about something else
-            # ("流水线并行按层切" against "张量并行按层切") does not state it. A subject the question names
-            # may go unsaid, unless the unit names another thing the question names instead.
+            # A claim is about its subject (its first informative word): a unit that leaves it out and
+            # names another thing the question asks about instead ("流水线并行按层切" against "张量并行按层切",
+            # the question naming both) is about that other thing and does not state the claim.
             subject = _subject(claim, tok)
-            if subject and subject not in stated and (
-                    subject not in q_tok or _informative(stated & q_tok) - _informative(tok(claim))):
+            if subject and subject not in stated and _informative(stated & q_tok) - _informative(tok(claim)):
                 continue
             if best is None or sim_c[j] > sim_c[best]:
                 best = j
