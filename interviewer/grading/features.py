@@ -118,7 +118,10 @@ def _background_weight(token: str) -> float:
 
 def _negations(words: list[str]) -> int:
     n = 0
-    for w in words:
+    for i, w in enumerate(words):
+        # 非 bound to one character is an adjective of its own (非负, 非空, 非零), not a negated clause.
+        if w == "非" and i + 1 < len(words) and len(words[i + 1]) == 1 and has_cjk(words[i + 1]):
+            continue
         if w in NEGATIONS_EN or w in NEGATIONS_ZH or (w.startswith("不") and w not in NOT_NEGATIONS_ZH):
             n += 1
     return n
