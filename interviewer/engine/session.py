@@ -140,9 +140,11 @@ def card_key_points(card: QuestionCard) -> list[str]:
 
 _TEXT = {
     "zh": {
-        "offline_grading": "评分说明：本场为离线评分（句向量相似度 + 关键词覆盖，并对照题目已知的错误说法），"
-                           "没有使用大模型。它衡量的是要点覆盖：只有题库记录过的错误说法和互换的事实才会被判为答错，"
-                           "其他说错的地方可能照样得分。分数仅供参考。",
+        "offline_grading": "评分说明：本场为离线评分（句向量相似度 + 关键词覆盖，并对照题目已知的错误说法和参考答案），"
+                           "没有使用大模型。它衡量的是要点覆盖：题库记录过的错误说法、互换的事实、拼错的缩写全称，"
+                           "以及与参考答案明显相反的说法（如“越高/越低”说反、把 A 的特点安到 B 上）"
+                           "会被判为答错或降低可信度；"
+                           "其他说错的地方（换了说法的错误机制、错误的数字等）可能照样得分。分数仅供参考。",
         "empty": "回答是空的，没有提交。请输入你的回答，或输入 /skip 跳过、/end 结束。",
         "truncated": "回答超过 {limit} 字，只保留了前 {limit} 字用于评分。",
         "finished": "面试已经结束。",
@@ -152,9 +154,12 @@ _TEXT = {
     },
     "en": {
         "offline_grading": "Grading note: this session is graded offline (sentence embeddings + keyword "
-                           "coverage, checked against the question's known wrong claims), without a language model. "
-                           "It measures coverage of the key points: only wrong claims the bank records, and swapped "
-                           "facts, are marked wrong; other mistakes can still earn points. Scores are indicative.",
+                           "coverage, checked against the question's known wrong claims and its model answer), "
+                           "without a language model. It measures coverage of the key points: wrong claims the bank "
+                           "records, swapped facts, misspelled acronym expansions and plain contradictions of the "
+                           "model answer (higher/lower flipped, one thing's property given to its namesake) are "
+                           "marked wrong or lower the confidence; other mistakes (a wrong mechanism in new words, a "
+                           "wrong number) can still earn points. Scores are indicative.",
         "empty": "Your answer was empty and was not submitted. Type an answer, or /skip to skip, /end to finish.",
         "truncated": "Your answer was longer than {limit} characters; only the first {limit} are graded.",
         "finished": "The interview is already over.",

@@ -28,6 +28,7 @@ from functools import lru_cache
 import numpy as np
 
 from interviewer.grading import features as F
+from interviewer.grading.contradictions import GENERIC_SOURCES, TruthChecker
 
 # A misconception is stated when an answer unit is at least this close to its claim ...
 CLAIM_SIM = 0.62
@@ -169,6 +170,14 @@ def _informative(toks) -> frozenset[str]:
     return frozenset(t for t in toks if not (len(t) == 1 and F.has_cjk(t)) and F._background_weight(t) >= 0.5)
 
 
+def _subject(claim: str, tok) -> str | None:
+    """The claim's first informative word, in the order it is written."""
+    for t in F.tokens(claim):
+        if t in _informative([t]) and t in tok(claim):
+            return t
+    return None
+
+
 def check_misconceptions(sentences: list[str], points: list[str], misconceptions, embedder, language: str,
                          tok=None, question: str = "") -> list[PointFlag]:
     """A unit states a misconception when it is close to the claim in meaning (CLAIM_SIM) and closer to it
@@ -230,13 +239,20 @@ def check_misconceptions(sentences: list[str], points: list[str], misconceptions
                 continue
             claim = texts_zh[k] if zh_unit[j] else texts_en[k]
             c_tok = _informative(tok(claim))
-            u_tok = u_toks[j]
             claim_parity = F._negations(F.raw_words(claim)) % 2
             # The unit must not negate what the claim asserts ("LoRA 并不会重新初始化所有参数").
             if unit_parity[j] != claim_parity:
                 continue
             own = c_tok - truth_tok
-            if not (own & u_tok) and claim_parity == truth_parity:
+            # What the unit rejects ("用 reduce-scatter 代替 all-reduce") is not what it states.
+            stated = tok(F._CONTRAST.sub(" ", units[j]))
+            if not (own & stated) and claim_parity == truth_parity:
+                continue
+            # A claim is about its subject (its first informative word): a unit that leaves it out and
+            # names another thing the question asks about instead ("流水线并行按层切" against "张量并行按层切",
+            # the question naming both) is about that other thing and does not state the claim.
+            subject = _subject(claim, tok)
+            if subject and subject not in stated and _informative(stated & q_tok) - _informative(tok(claim)):
                 continue
             if best is None or sim_c[j] > sim_c[best]:
                 best = j
@@ -267,19 +283,49 @@ def check_inversions(points: list[str], matches, tok=None) -> list[PointFlag]:
 
 
 def check_answer(analysis, points: list[str], misconceptions, facts, embedder, language: str,
-                 question: str = "") -> list[PointFlag]:
-    """All flags for an analysed answer, one per point at most ("wrong" beats "doubt")."""
+                 question: str = "", truth=()) -> list[PointFlag]:
+    """All flags for an analysed answer, one per point at most ("wrong" beats "doubt").
+
+    Besides the card's recorded misconceptions and facts, the answer is checked against the card's own
+    truth (key points, model answers, the misconceptions' `why`: grading/contradictions.py). A point
+    whose wrong verdict rests on an answer sentence the truth itself says is not marked wrong; it gets
+    a "supported" flag, which also keeps the negation rule (features._negation_conflict) off it."""
     if analysis.empty:
         return []
-    flags = (check_facts(analysis.sentences, facts, language)
-             + check_misconceptions(analysis.sentences, points, misconceptions, embedder, language,
-                                    question=question)
-             + check_inversions(points, analysis.points))
+    truth_texts = [t for t in truth if t] + [m.why for m in misconceptions or [] if getattr(m, "why", "")]
+    checker = TruthChecker(points, truth_texts, question)
+    recorded = (check_facts(analysis.sentences, facts, language)
+                + check_misconceptions(analysis.sentences, points, misconceptions, embedder, language,
+                                       question=question))
+    # A bare keyword list states nothing about how the names relate (it is capped at partly anyway).
+    found = [] if analysis.keyword_list else checker.check(analysis.sentences)
+    # An acronym spelled out otherwise than the truth spells it is wrong on its own. The other generic
+    # contradictions read meaning from words, so one alone only lowers confidence (the point counts as
+    # partly answered at most); two on different points, or one beside a recorded error, make a
+    # confidently wrong answer.
+    corroborated = (len({c.point for c in found if c.source in GENERIC_SOURCES}) >= 2
+                    or any(f.status == "wrong" for f in recorded))
+    generic = [PointFlag(c.point, "wrong" if c.source == "expansion" or corroborated else "doubt", c.source,
+                         c.evidence, c.note) for c in found]
+    flags = recorded + generic + check_inversions(points, analysis.points)
     by_point: dict[int, PointFlag] = {}
     for f in flags:
         if not 0 <= f.point < len(points):
             continue
         old = by_point.get(f.point)
-        if old is None or (old.status == "doubt" and f.status == "wrong"):
+        if old is None or (old.status == "doubt" and f.status == "wrong") or (
+                old.status == f.status == "doubt" and old.source == "inversion"):
             by_point[f.point] = f
+    # A sentence the card's truth says cannot be a wrong statement of it.
+    for i, m in enumerate(analysis.points):
+        f = by_point.get(i)
+        evidence = f.evidence if f is not None and f.status == "wrong" else (m.evidence if m.negation_conflict else "")
+        if evidence and _said_by_truth(evidence, checker):
+            by_point[i] = PointFlag(i, "supported", "truth", evidence[:300], "the card's truth says this")
     return [by_point[i] for i in sorted(by_point)]
+
+
+def _said_by_truth(sentence: str, checker: TruthChecker) -> bool:
+    """Each clause of the sentence is said by one clause of the card's truth."""
+    clauses = [c for c in re.split(r"[，,；;：:。!?！？（）()]", sentence) if len(F.tokens(c)) >= 2]
+    return bool(clauses) and all(checker.is_supported(c) for c in clauses)

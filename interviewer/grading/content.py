@@ -14,10 +14,16 @@ from dataclasses import dataclass, field
 class CardContent:
     misconceptions: list = field(default_factory=list)
     facts: list = field(default_factory=list)
+    # What the card states as true besides its key points: its model answers (zh, en). The offline
+    # grader checks answers against them too (grading/contradictions.py).
+    truth: list = field(default_factory=list)
 
     @classmethod
     def of(cls, card) -> CardContent:
-        return cls(list(getattr(card, "misconceptions", None) or []), list(getattr(card, "facts", None) or []))
+        truth = [t for t in (getattr(card, "model_answer", ""), getattr(card, "model_answer_en", ""))
+                 if isinstance(t, str) and t.strip()]
+        return cls(list(getattr(card, "misconceptions", None) or []), list(getattr(card, "facts", None) or []),
+                   truth)
 
     def __bool__(self) -> bool:
         return bool(self.misconceptions or self.facts)

@@ -53,7 +53,7 @@ def row_task(row: dict, cards: dict | None = None):
         if entry is None:
             raise KeyError(f"card {row['card_id']} is not in the notes file")
         kind = QuestionKind.coding if entry.kind == QuestionKind.coding else QuestionKind.concept
-        return list(entry.key_points), CardContent(list(entry.misconceptions), list(entry.facts)), kind
+        return list(entry.key_points), CardContent.of(entry), kind
     return split_points(row.get("reference") or ""), None, QuestionKind.concept
 
 

@@ -53,7 +53,8 @@ NEGATIONS_ZH = frozenset("不 没 没有 无 无法 未 非 不能 不是 不会
 # Words that start with 不 but do not negate what follows.
 NOT_NEGATIONS_ZH = frozenset("不同 不仅 不断 不过 不管 不少 不久 不但 不如 不论 不然 不停 不足".split())
 NEGATIONS_EN = frozenset("not no never cannot can't isn't doesn't don't won't aren't without".split())
-_CONTRAST = re.compile(r"(而不是|而非|rather\s+than|instead\s+of)[^，,；;。.!?！？]*", re.IGNORECASE)
+# "A 而不是 B" / "用 A 代替 B" / "A instead of B": what follows the cue is rejected, not A.
+_CONTRAST = re.compile(r"(而不是|而非|代替|取代|替代|rather\s+than|instead\s+of)[^，,；;。.!?！？]*", re.IGNORECASE)
 _JUDGE_TRUE = re.compile(r"^\W*(正确|对的|对|是的|yes|true|correct)(?![\w])", re.IGNORECASE)
 _JUDGE_FALSE = re.compile(r"^\W*(错误|不正确|不对|错的|错|否|no|false|incorrect|wrong)(?![\w])", re.IGNORECASE)
 
@@ -117,7 +118,10 @@ def _background_weight(token: str) -> float:
 
 def _negations(words: list[str]) -> int:
     n = 0
-    for w in words:
+    for i, w in enumerate(words):
+        # 非 bound to one character is an adjective of its own (非负, 非空, 非零), not a negated clause.
+        if w == "非" and i + 1 < len(words) and len(words[i + 1]) == 1 and has_cjk(words[i + 1]):
+            continue
         if w in NEGATIONS_EN or w in NEGATIONS_ZH or (w.startswith("不") and w not in NOT_NEGATIONS_ZH):
             n += 1
     return n

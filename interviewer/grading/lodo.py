@@ -35,8 +35,10 @@ class Table:
         self.mask = np.zeros((r, pmax), dtype=bool)
         self.wrong = np.zeros((r, pmax), dtype=bool)
         self.doubt = np.zeros((r, pmax), dtype=bool)
+        self.capped = np.zeros((r, pmax), dtype=bool)   # a doubt that caps the point at partly
         for i, (a, fl) in enumerate(zip(analyses, flags)):
             by = {f.point: f.status for f in fl}
+            src = {f.point: f.source for f in fl}
             for j, m in enumerate(a.points):
                 self.X[i, j] = [getattr(m, n) for n in S.POINT_FEATURES]
                 self.mask[i, j] = True
@@ -45,6 +47,7 @@ class Table:
                     st = "wrong"
                 self.wrong[i, j] = st == "wrong"
                 self.doubt[i, j] = st == "doubt"
+                self.capped[i, j] = st == "doubt" and src.get(j) in S.DOUBT_SOURCES
         f = lambda k: np.array([a.features[k] for a in analyses])  # noqa: E731
         self.len_ratio, self.offtopic, self.structure = f("len_ratio"), f("offtopic"), f("structure")
         self.lex, self.bigram = f("lex_cov"), f("bigram_cov")
@@ -57,6 +60,7 @@ class Table:
         ev = (e + X[:, :, 1] + X[:, :, 2]) / 3.0
         kw = self.keyword[rows]
         cap = np.where(kw[:, None], S.KEYWORD_CAP, 1.0)
+        cap = np.where(self.capped[rows], np.minimum(cap, S.DOUBT_CAP), cap)
         ev = np.minimum(ev, cap)
         wrong = self.wrong[rows] & mask
         ok = mask & ~wrong

@@ -25,7 +25,7 @@ from interviewer.grading.rubric import RUBRIC_VERSION, criteria_for, weighted_to
 from interviewer.grading.scoring import FALLBACK, Calibration, Scored, score
 from interviewer.models import CriterionScore, Grade, KeyPointStatus, KeyPointVerdict, Provenance, QuestionKind
 
-GRADER_VERSION = "offline-3"
+GRADER_VERSION = "offline-4"
 DEFAULT_CALIBRATION = Path(__file__).with_name("calibration.json")
 
 
@@ -86,7 +86,7 @@ class OfflineGrader:
         analysis = F.analyse(question, points, answer, self.embedder)
         content = content or CardContent()
         flags = check_answer(analysis, points, content.misconceptions, content.facts, self.embedder, language,
-                             question)
+                             question, truth=content.truth)
         return analysis, flags
 
     def scored(self, analysis: F.Analysis, flags=(), kind: QuestionKind = QuestionKind.concept,
@@ -124,7 +124,7 @@ class OfflineGrader:
             # Card content indexes the card's own key points; other points cannot be checked with it.
             n = len(points)
             content = CardContent([m for m in content.misconceptions if m.point < n],
-                                  [f for f in content.facts if f.point < n])
+                                  [f for f in content.facts if f.point < n], list(content.truth))
         analysis, flags = self.analyse(question, points, answer, content, language)
         notes = self._notes(analysis, language)
         if analysis.empty:
@@ -182,8 +182,10 @@ class OfflineGrader:
                 if p.status != KeyPointStatus.wrong or p.note == "negation" or ": " not in p.note:
                     continue
                 source, what = p.note.split(": ", 1)
-                label = _t(language, "与已知错误说法一致，实际" if source == "misconception" else "说反了事实",
-                           "matches a known misconception; in fact" if source == "misconception" else "swapped fact")
+                label = _t(language, {"misconception": "与已知错误说法一致，实际", "fact": "说反了事实"}.get(
+                               source, "与参考答案相反"),
+                           {"misconception": "matches a known misconception; in fact", "fact": "swapped fact"}.get(
+                               source, "contradicts the reference"))
                 said.append(_t(language, f"要点 {i + 1} {label}：{what[:60]}",
                                f"key point {i + 1} {label}: {what[:60]}"))
             if said:
@@ -194,14 +196,22 @@ class OfflineGrader:
         head += _t(language, "。", ".")
         parts = [head]
         parts += [cap + _t(language, "。", ".") for cap in result.caps]
+        if result.unsure:
+            said = [p.note.split(": ", 1)[1][:60] for p in pts
+                    if p.status != KeyPointStatus.wrong and p.note.split(":")[0] in ("antonym", "swap", "number")]
+            parts.append(_t(language, f"可信度低：{result.unsure} 个要点的说法可能与参考答案相反"
+                                      f"（{'；'.join(said[:2])}），离线评分无法确认，这些要点最多算部分答到。",
+                            f"Low confidence: {result.unsure} key point(s) may say the opposite of the reference "
+                            f"({'; '.join(said[:2])}); the offline grader cannot confirm it, so they count as "
+                            "partly answered at most."))
         if result.doubt:
             parts.append(_t(language, f"可信度低：{result.doubt} 个要点的表述带有否定/相反的说法，"
-                                      "离线评分无法判断对错，"
-                                      "这些要点最多算部分答到。",
+                                      "离线评分无法判断对错，请人工核对。",
                             f"Low confidence: {result.doubt} key point(s) are stated with a negation or contrast the "
-                            "offline grader cannot judge; they count as partly answered at most."))
-        elif not checked:
-            parts.append(_t(language, "这道题没有已知错误说法可比对：离线评分只衡量覆盖，不能确认说法正确。",
+                            "offline grader cannot judge; check them by hand."))
+        if not (result.unsure or result.doubt) and not checked:
+            parts.append(_t(language, "这道题没有已知错误说法可比对：离线评分只衡量覆盖和与参考答案明显相反的说法，"
+                                      "不能确认说法正确。",
                             "No known misconceptions for this question: the offline grade measures coverage and "
-                            "cannot confirm the statements are true."))
+                            "plain contradictions of the reference; it cannot confirm the statements are true."))
         return " ".join(parts + notes)

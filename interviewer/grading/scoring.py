@@ -46,6 +46,10 @@ WRONG_CREDIT = -1.0
 # Cap of a point's evidence and credit when it is only named in a bare keyword list: partly at most.
 KEYWORD_CAP = 0.3
 KEYWORD_CLARITY = 2.0
+# A point that one unconfirmed contradiction of the card's truth puts in doubt (grading/contradictions.py)
+# counts as partly answered at most: fluency is not rewarded where the grader cannot tell.
+DOUBT_CAP = 0.3
+DOUBT_SOURCES = ("antonym", "swap", "number")
 HALF_MISSING_CAP = 6.5
 # A confidently wrong statement is what an interviewer remembers: one wrong key point caps the total at
 # 5 (not a pass), two or more at 3.
@@ -106,7 +110,8 @@ class Scored:
     points: list[PointResult]
     caps: list[str] = field(default_factory=list)   # stated caps (for the summary)
     factor: float = 1.0
-    doubt: int = 0
+    doubt: int = 0          # points with an inversion cue (no effect on the score)
+    unsure: int = 0         # points one contradiction of the card's truth caps at partly
 
 
 def _t(language: str, zh: str, en: str) -> str:
@@ -139,6 +144,8 @@ def point_results(a: F.Analysis, cal: Calibration, flags, kind=QuestionKind.conc
         ev, cap = measured, 1.0
         if a.keyword_list:
             cap = min(cap, KEYWORD_CAP)
+        if status == "doubt" and flag is not None and flag.source in DOUBT_SOURCES:
+            cap = min(cap, DOUBT_CAP)
         ev = min(ev, cap)
         verdict = (KeyPointStatus.covered if ev >= COVERED_AT else
                    KeyPointStatus.partly if ev >= PARTLY_AT else KeyPointStatus.missing)
@@ -155,6 +162,7 @@ def score(a: F.Analysis, cal: Calibration, flags, kind, language: str) -> Scored
     covered, partly = counts[KeyPointStatus.covered], counts[KeyPointStatus.partly]
     missing, wrong = counts[KeyPointStatus.missing], counts[KeyPointStatus.wrong]
     doubt = sum(1 for p in pts if p.note.startswith("inversion"))
+    unsure = sum(1 for p in pts if p.status != KeyPointStatus.wrong and p.note.split(":")[0] in DOUBT_SOURCES)
     f = a.features
     mean_credit = float(credits.mean())
     correctness = 10.0 * max(0.0, mean_credit)
@@ -235,4 +243,5 @@ def score(a: F.Analysis, cal: Calibration, flags, kind, language: str) -> Scored
             reason += _t(language, f"；封顶折算 ×{factor:.2f} → {s:.1f}", f"; capped x{factor:.2f} -> {s:.1f}")
         criteria.append(CriterionScore(criterion=c.id, score=round(float(min(10.0, max(0.0, s))), 3),
                                        weight=c.weight, reason=reason))
-    return Scored(total=total, criteria=criteria, points=pts, caps=caps, factor=factor, doubt=doubt)
+    return Scored(total=total, criteria=criteria, points=pts, caps=caps, factor=factor, doubt=doubt,
+                  unsure=unsure)
