@@ -30,39 +30,37 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class AppServer:
-    def __init__(self, data_dir: Path, **env: str):
-        self.data_dir = Path(data_dir)
+class ServedProcess:
+    """A server in a subprocess of its own process group, ready once `url + "config"` answers 200;
+    its output goes to a log file that errors quote. Subclasses say what to run."""
+
+    name = "server"
+    start_timeout: float = START_TIMEOUT
+    stop_timeout: float = 15
+
+    def __init__(self, log_path: Path):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
-        self.log_path = self.data_dir / "app.log"
-        self.extra_env = env
+        self.log_path = Path(log_path)
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> AppServer:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("OPENAI_", "MIANSHI_", "GRADIO_"))}  # offline, whatever the shell has
-        env.update(MIANSHI_DATA_DIR=str(self.data_dir), MIANSHI_INTERVIEWER="offline",
-                   GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(self.port),
-                   GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1")
-        env.update(self.extra_env)
+    def _spawn(self, args: list[str], env: dict[str, str], poll: float = 0.5) -> None:
         self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([sys.executable, str(REPO_ROOT / "app.py")], cwd=REPO_ROOT, env=env,
-                                     stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + START_TIMEOUT
+        self.proc = subprocess.Popen(args, cwd=REPO_ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"app exited with {self.proc.returncode}:\n{self.log()}")
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.log()}")
             try:
                 with urllib.request.urlopen(self.url + "config", timeout=2) as resp:
                     if resp.status == 200:
-                        return self
+                        return
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
-            time.sleep(0.5)
+            time.sleep(poll)
         self.stop()
-        raise RuntimeError(f"app did not answer within {START_TIMEOUT}s:\n{self.log()}")
+        raise RuntimeError(f"{self.name} did not answer within {self.start_timeout}s:\n{self.log()}")
 
     def log(self) -> str:
         try:
@@ -74,21 +72,41 @@ class AppServer:
         if self.proc is None:
             return
         if self.proc.poll() is None:
-            # Only our own process group (start_new_session): the app and nothing else.
+            # Only our own process group (start_new_session): the server and nothing else.
             os.killpg(self.proc.pid, signal.SIGTERM)
             try:
-                self.proc.wait(timeout=15)
+                self.proc.wait(timeout=self.stop_timeout)
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=5)
         self._log.close()
         self.proc = None
 
-    def __enter__(self) -> AppServer:
+    def __enter__(self):
         return self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+class AppServer(ServedProcess):
+    name = "app"
+
+    def __init__(self, data_dir: Path, **env: str):
+        self.data_dir = Path(data_dir)
+        super().__init__(self.data_dir / "app.log")
+        self.extra_env = env
+
+    def start(self) -> AppServer:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("OPENAI_", "MIANSHI_", "GRADIO_"))}  # offline, whatever the shell has
+        env.update(MIANSHI_DATA_DIR=str(self.data_dir), MIANSHI_INTERVIEWER="offline",
+                   GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(self.port),
+                   GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1")
+        env.update(self.extra_env)
+        self._spawn([sys.executable, str(REPO_ROOT / "app.py")], env)
+        return self
 
 
 @contextmanager

@@ -16,71 +16,34 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from interviewer.config import REPO_ROOT
-from interviewer.testing.app_server import AppServer, free_port
+from interviewer.testing.app_server import AppServer, ServedProcess
 
 PROXY_START_TIMEOUT = 60
 
 
-class ProxyServer:
+class ProxyServer(ServedProcess):
     """`python -m interviewer proxy` in a subprocess, in front of the given replica URLs."""
 
+    name = "proxy"
+    start_timeout = PROXY_START_TIMEOUT
+    stop_timeout = 10
+
     def __init__(self, replica_urls: list[str], log_path: Path, retry_after: float = 2.0):
+        super().__init__(log_path)
         self.replica_urls = list(replica_urls)
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/"
-        self.log_path = Path(log_path)
         self.retry_after = retry_after
-        self.proc: subprocess.Popen | None = None
 
     def start(self) -> ProxyServer:
         args = [sys.executable, "-m", "interviewer", "proxy", "--port", str(self.port),
                 "--retry-after", str(self.retry_after)]
         for url in self.replica_urls:
             args += ["--replica", url]
-        self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(args, cwd=REPO_ROOT, stdout=self._log, stderr=subprocess.STDOUT,
-                                     env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
-        deadline = time.monotonic() + PROXY_START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"proxy exited with {self.proc.returncode}:\n{self.log()}")
-            try:
-                with urllib.request.urlopen(self.url + "config", timeout=5) as resp:
-                    if resp.status == 200:
-                        return self
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            time.sleep(0.3)
-        self.stop()
-        raise RuntimeError(f"proxy did not answer within {PROXY_START_TIMEOUT}s:\n{self.log()}")
-
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(encoding="utf-8", errors="replace")[-4000:]
-        except OSError:
-            return ""
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)  # our own process group only
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=5)
-        self._log.close()
-        self.proc = None
+        self._spawn(args, {**os.environ, "PYTHONUNBUFFERED": "1"}, poll=0.3)
+        return self
 
 
 class Replicas:
