@@ -29,7 +29,15 @@ from interviewer.bank.bm25 import BM25Index
 from interviewer.bank.embedding import Embedder
 from interviewer.bank.extract import detect_company, dropped_chrome, extract_cards
 from interviewer.bank.keypoints import split_points
-from interviewer.bank.posts import MAX_POSTS_PER_OWNER, MAX_QUESTIONS_PER_POST, Link, PostRecord, PostStore, post_id
+from interviewer.bank.posts import (
+    MAX_POSTS_PER_OWNER,
+    MAX_QUESTIONS_PER_POST,
+    Link,
+    PostQueries,
+    PostRecord,
+    PostStore,
+    post_id,
+)
 from interviewer.bank.readers import PostError, read_post
 from interviewer.config import Settings
 from interviewer.models import QuestionCard
@@ -98,7 +106,7 @@ class _Keyword:
 
 
 class Library:
-    def __init__(self, bank: QuestionBank, posts: PostStore, embedder: Embedder):
+    def __init__(self, bank: QuestionBank, posts: PostQueries, embedder: Embedder):
         self.bank = bank
         self.posts = posts
         self.embedder = embedder

@@ -48,7 +48,23 @@ def post_id(owner: str, text: str) -> str:
     return "p" + hashlib.sha256(f"{owner}\0{norm}".encode()).hexdigest()[:11]
 
 
-class PostStore:
+class PostQueries:
+    """What the library asks of a post store, answered from its all(): one place for both stores
+    (this directory, and shared.ChromaPostStore on a Chroma server)."""
+
+    def all(self) -> dict[str, PostRecord]:
+        raise NotImplementedError
+
+    def get(self, doc_id: str) -> PostRecord | None:
+        return self.all().get(doc_id)
+
+    def of(self, owner: str | None) -> list[PostRecord]:
+        """This owner's posts, oldest first (None: everyone's)."""
+        return sorted((p for p in self.all().values() if owner is None or p.owner == owner),
+                      key=lambda p: p.added_at)
+
+
+class PostStore(PostQueries):
     """The posts directory. Re-read when it changed on disk (the CLI may add while the app runs)."""
 
     def __init__(self, root: Path):
@@ -82,14 +98,6 @@ class PostStore:
         """Changes whenever a post is written or removed (as seen by all())."""
         self.all()
         return self._stamp
-
-    def get(self, doc_id: str) -> PostRecord | None:
-        return self.all().get(doc_id)
-
-    def of(self, owner: str | None) -> list[PostRecord]:
-        """This owner's posts, oldest first (None: everyone's)."""
-        return sorted((p for p in self.all().values() if owner is None or p.owner == owner),
-                      key=lambda p: p.added_at)
 
     def put(self, record: PostRecord) -> None:
         self.root.mkdir(parents=True, exist_ok=True)

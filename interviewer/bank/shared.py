@@ -33,7 +33,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from interviewer.bank.errors import ChromaServerError, IndexMismatchError
-from interviewer.bank.posts import PostRecord
+from interviewer.bank.posts import PostQueries, PostRecord
 
 SNAPSHOT = "question_bank_snapshot"
 LOCK = "question_bank_build"
@@ -168,7 +168,7 @@ class SharedIndex:
 POSTS = "mianshi_posts"
 
 
-class ChromaPostStore:
+class ChromaPostStore(PostQueries):
     """Posts people added, on the Chroma server beside the bank, so an owner's posts are the same on
     every replica: one record per post (its PostRecord as JSON; owner and a revision in metadata).
 
@@ -211,14 +211,6 @@ class ChromaPostStore:
         self.all()
         with self._lock:
             return tuple(sorted(self._revs.items()))
-
-    def get(self, doc_id: str) -> PostRecord | None:
-        return self.all().get(doc_id)
-
-    def of(self, owner: str | None) -> list[PostRecord]:
-        """This owner's posts, oldest first (None: everyone's)."""
-        return sorted((p for p in self.all().values() if owner is None or p.owner == owner),
-                      key=lambda p: p.added_at)
 
     def put(self, record: PostRecord) -> None:
         rev = f"{time.time_ns()}-{uuid.uuid4().hex[:8]}"

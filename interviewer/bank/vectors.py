@@ -142,8 +142,7 @@ class ChromaStore:
             with self._lock:
                 if self._collection is None:
                     self._client = self._client or self._connect()
-                    col = self._client.get_or_create_collection(
-                        self.name, embedding_function=self._ef, configuration={"hnsw": {"space": "cosine"}})
+                    col = self._create(self._client, exist_ok=True)
                     self._count = col.count()
                     self._collection = col
         return self._collection
@@ -161,36 +160,38 @@ class ChromaStore:
                 client.delete_collection(self.name)
             except Exception:  # noqa: BLE001 - absent on first build; chroma's error type varies by version
                 pass
-            col = client.create_collection(
-                self.name, embedding_function=self._ef, configuration={"hnsw": {"space": "cosine"}})
-            for start in range(0, len(ids), ADD_BATCH):
-                end = start + ADD_BATCH
-                col.add(ids=ids[start:end], documents=documents[start:end], metadatas=metadatas[start:end],
-                        embeddings=embeddings[start:end])
-                if progress is not None:
-                    progress(min(end, len(ids)) - start)
+            col = self._create(client)
+            self._write_batches(col.add, ids, documents, metadatas, embeddings, progress)
             self._count = col.count()
             self._collection = col
 
     def _replace_in_place(self, client, ids, documents, metadatas, embeddings, progress) -> None:
         """The server's rebuild: delete the corpus's vectors (owner "") and add the new ones. The
         collection is recreated only when it was embedded another way (another model)."""
-        col = client.get_or_create_collection(
-            self.name, embedding_function=self._ef, configuration={"hnsw": {"space": "cosine"}})
+        col = self._create(client, exist_ok=True)
         ef = (col.configuration or {}).get("embedding_function")
         if not isinstance(ef, MianshiEmbeddingFunction) or ef.get_config() != self._ef.get_config():
             client.delete_collection(self.name)
-            col = client.create_collection(
-                self.name, embedding_function=self._ef, configuration={"hnsw": {"space": "cosine"}})
+            col = self._create(client)
         col.delete(where={"owner": ""})
-        for start in range(0, len(ids), ADD_BATCH):
-            end = start + ADD_BATCH
-            col.upsert(ids=ids[start:end], documents=documents[start:end], metadatas=metadatas[start:end],
-                       embeddings=embeddings[start:end])
-            if progress is not None:
-                progress(min(end, len(ids)) - start)
+        self._write_batches(col.upsert, ids, documents, metadatas, embeddings, progress)
         self._count = col.count()
         self._collection = col
+
+    def _create(self, client, exist_ok: bool = False):
+        """Our collection: our embedding function, cosine distance."""
+        make = client.get_or_create_collection if exist_ok else client.create_collection
+        return make(self.name, embedding_function=self._ef, configuration={"hnsw": {"space": "cosine"}})
+
+    @staticmethod
+    def _write_batches(write, ids, documents, metadatas, embeddings, progress) -> None:
+        """`write` (a collection's add or upsert) in batches Chroma accepts, reporting progress."""
+        for start in range(0, len(ids), ADD_BATCH):
+            end = start + ADD_BATCH
+            write(ids=ids[start:end], documents=documents[start:end], metadatas=metadatas[start:end],
+                  embeddings=embeddings[start:end])
+            if progress is not None:
+                progress(min(end, len(ids)) - start)
 
     def client(self):
         """The open client (opened now if need be): the bank's shared index reads and writes through it."""

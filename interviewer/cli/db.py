@@ -37,39 +37,41 @@ def _open(readonly: bool):
         return settings, None
 
 
-def _migrate(args) -> int:
+def _answer(settings, version: int) -> int:
+    """What both commands print, and their exit code: 0 when the database is at this program's version."""
     from interviewer.store.schema import SCHEMA_VERSION
 
-    settings, store = _open(readonly=False)
+    print(f"{settings.database_label}: schema version {version} (this program: {SCHEMA_VERSION})")
+    return 0 if version == SCHEMA_VERSION else 1
+
+
+def _store_version(readonly: bool) -> int:
+    settings, store = _open(readonly=readonly)
     if store is None:
         return 1
     with store:
         version = store.schema_version()
-    print(f"{settings.database_label}: schema version {version} (this program: {SCHEMA_VERSION})")
-    return 0 if version == SCHEMA_VERSION else 1
+    return _answer(settings, version)
+
+
+def _migrate(args) -> int:
+    return _store_version(readonly=False)
 
 
 def _version(args) -> int:
     from interviewer.config import Settings
-    from interviewer.store.schema import SCHEMA_VERSION
 
     settings = Settings.from_env()
-    if settings.database_url is None:  # read the file's version without migrating it
-        import sqlite3
+    if settings.database_url is not None:
+        return _store_version(readonly=True)
+    # SQLite: read the file's version without migrating it (a read-only store refuses an old file).
+    if not settings.db_path.exists():
+        return _answer(settings, 0)
+    import sqlite3
 
-        if not settings.db_path.exists():
-            version = 0
-        else:
-            conn = sqlite3.connect(settings.db_path.resolve().as_uri() + "?mode=ro", uri=True)
-            try:
-                version = conn.execute("PRAGMA user_version").fetchone()[0]
-            finally:
-                conn.close()
-    else:
-        settings, store = _open(readonly=True)
-        if store is None:
-            return 1
-        with store:
-            version = store.schema_version()
-    print(f"{settings.database_label}: schema version {version} (this program: {SCHEMA_VERSION})")
-    return 0 if version == SCHEMA_VERSION else 1
+    conn = sqlite3.connect(settings.db_path.resolve().as_uri() + "?mode=ro", uri=True)
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+    finally:
+        conn.close()
+    return _answer(settings, version)

@@ -153,8 +153,7 @@ class TranscriptStore:
             except sqlite3.Error as exc:
                 raise _unavailable(exc, self.path, writing=True) from exc
         else:
-            with self._read() as conn:
-                version = conn.execute("PRAGMA user_version").fetchone()[0]
+            version = self.schema_version()
             if version != SCHEMA_VERSION:
                 raise StoreUnavailable(
                     f"the transcript store at {self.path} has schema version {version}, expected "
