@@ -282,6 +282,13 @@ def check_inversions(points: list[str], matches, tok=None) -> list[PointFlag]:
     return flags
 
 
+@lru_cache(maxsize=256)
+def _truth_checker(points: tuple[str, ...], truth: tuple[str, ...], question: str) -> TruthChecker:
+    """A card's truth indexed once, not on every grade of it (~15 ms a card). The checker is only
+    read after it is built, so one instance serves every session grading that card."""
+    return TruthChecker(list(points), list(truth), question)
+
+
 def check_answer(analysis, points: list[str], misconceptions, facts, embedder, language: str,
                  question: str = "", truth=()) -> list[PointFlag]:
     """All flags for an analysed answer, one per point at most ("wrong" beats "doubt").
@@ -293,7 +300,7 @@ def check_answer(analysis, points: list[str], misconceptions, facts, embedder, l
     if analysis.empty:
         return []
     truth_texts = [t for t in truth if t] + [m.why for m in misconceptions or [] if getattr(m, "why", "")]
-    checker = TruthChecker(points, truth_texts, question)
+    checker = _truth_checker(tuple(points), tuple(truth_texts), question)
     recorded = (check_facts(analysis.sentences, facts, language)
                 + check_misconceptions(analysis.sentences, points, misconceptions, embedder, language,
                                        question=question))

@@ -340,7 +340,7 @@ def supported(text: str, truth: list[tuple[frozenset[str], int]], tok) -> bool:
 
 
 class TruthChecker:
-    """The card's truth, split and indexed once per grade."""
+    """The card's truth, split and indexed once per card (card_checks caches it); read-only afterwards."""
 
     def __init__(self, points: list[str], truth: list[str], question: str = "", tok=None):
         self.tok = tok or (lambda t: frozenset(F.tokens(t)))
