@@ -96,7 +96,7 @@ def cold_start(data_dir: Path, **env) -> tuple[float, object]:
 # ------------------------------------------------------------------------- offline grading
 
 def offline_grading(data_dir: Path, samples: int, answers: list[str]) -> dict[int, list[float]]:
-    """Seconds per OfflineGrader.grade on the real cards' key points (bank already built in data_dir)."""
+    """Seconds per OfflineGrader.grade on the real cards (key points and content; bank already built in data_dir)."""
     from interviewer.bank.bank import QuestionBank
     from interviewer.bank.embedding import Embedder
     from interviewer.config import Settings
@@ -117,7 +117,8 @@ def offline_grading(data_dir: Path, samples: int, answers: list[str]) -> dict[in
             card = cards[i % len(cards)]
             text = answer_of_length(answers, n, rng)
             t0 = time.perf_counter()
-            grade = grader.grade(card.question, card_key_points(card), text, kind=card.kind)
+            # With the card's content, as an interview grades (engine.grade_answer): its checks are part of the cost.
+            grade = grader.grade(card.question, card_key_points(card), text, kind=card.kind, content=card)
             times.append(time.perf_counter() - t0)
             if grade.status != "graded":
                 raise RuntimeError(f"{n}-char answer was not graded: {grade.not_graded_reason}")
