@@ -180,3 +180,50 @@ def test_cards_and_notes_carry_misconceptions_and_facts(tmp_path):
     content = CardContent.of(out)
     assert content.facts == out.facts and content.misconceptions == out.misconceptions
     assert not CardContent.of(card)                        # a card without content gives an empty one
+
+
+MP_Q = "混合精度训练的优点是什么？可能带来什么问题？"
+MP_POINTS = ["fp16 动态范围小，梯度容易下溢为 0。", "用 loss scaling 放大 loss，防止梯度下溢。"]
+MP_CONTENT = CardContent(misconceptions=[Misconception(
+    claim="混合精度训练需要额外的校准步骤来保证 FP16 计算的准确性。",
+    claim_en="Mixed-precision training needs an extra calibration step to keep FP16 accurate.",
+    point=1, why="校准是 INT8 训练后量化的步骤，统计激活范围定量化参数；这里用不到。")])
+
+
+def test_a_misconception_is_caught_when_the_answer_leaves_the_questions_words_out(grader):
+    # "混合精度训练" is the question's topic: an answer need not repeat it to state the claim.
+    answer = "它的问题是 FP16 容易出错，所以要先做一个额外的校准步骤。"
+    g = grader.grade(MP_Q, MP_POINTS, answer, content=MP_CONTENT)
+    assert statuses(g)[1] == KeyPointStatus.wrong, g.summary
+    assert g.total <= 3.0, g.summary
+    good = ("fp16 的动态范围小，小梯度容易下溢成 0，所以要用 loss scaling 先把 loss 放大再反向，"
+            "更新前再缩回去。混合精度训练不需要校准步骤。")
+    assert KeyPointStatus.wrong not in statuses(grader.grade(MP_Q, MP_POINTS, good, content=MP_CONTENT))
+
+
+def test_an_a_not_a_question_is_not_a_negation():
+    from interviewer.grading.features import _negations
+    from interviewer.text import raw_words
+
+    for text in ("生成的 SQL 直接执行，验证对不对", "是不是要微调", "能不能用", "有没有外键", "会不会溢出"):
+        assert _negations(raw_words(text)) == 0, (text, raw_words(text))
+    for text in ("不能在生产库执行", "没有外键", "不会溢出"):
+        assert _negations(raw_words(text)) == 1, text
+
+
+def test_a_claim_asking_a_not_a_is_matched_by_the_plain_statement(grader):
+    points = ["生成后在只读沙箱执行，根据报错自我修正。"]
+    content = CardContent(misconceptions=[Misconception(
+        claim="生成的 SQL 可以直接在生产库上执行来验证对不对。",
+        claim_en="The generated SQL can be run directly on the production database to check it.",
+        point=0, why="应在只读账号或沙箱里执行并限制返回行数，不能直接动生产库。")])
+    g = grader.grade("NL2SQL 怎么保证生成的 SQL 可用？", points, "生成的 SQL 直接在生产库上执行，报错了就让模型改。",
+                     content=content)
+    assert statuses(g)[0] == KeyPointStatus.wrong, g.summary
+
+
+def test_glued_function_words_do_not_tell_claims_apart():
+    from interviewer.grading.card_checks import _informative
+
+    assert _informative(frozenset({"是因为", "而是"})) == frozenset()
+    assert _informative(frozenset({"跳表", "红黑树"})) == frozenset({"跳表", "红黑树"})

@@ -166,8 +166,14 @@ def _units(sentences: list[str]) -> list[str]:
 
 
 def _informative(toks) -> frozenset[str]:
-    """Words that can tell one claim from another: not single Chinese characters, not very common words."""
-    return frozenset(t for t in toks if not (len(t) == 1 and F.has_cjk(t)) and F._background_weight(t) >= 0.5)
+    """Words that can tell one claim from another: not single Chinese characters, not very common words,
+    not function words glued together ("是因为" = 是 + 因为: rare in the dictionary, yet it says nothing)."""
+    return frozenset(t for t in toks if not (len(t) == 1 and F.has_cjk(t)) and F._background_weight(t) >= 0.5
+                     and not _glued_function_words(t))
+
+
+def _glued_function_words(t: str) -> bool:
+    return F.has_cjk(t) and any(t[:i] in F.FUNCTION_WORDS and t[i:] in F.FUNCTION_WORDS for i in range(1, len(t)))
 
 
 def _subject(claim: str, tok) -> str | None:
@@ -205,10 +211,16 @@ def check_misconceptions(sentences: list[str], points: list[str], misconceptions
 
     def words_agree(j: int, k: int) -> bool:
         """The word tests below, which need no embedding: checked first, so only the units that
-        could state some claim are embedded (the same flags, for a fraction of the encoder's time)."""
+        could state some claim are embedded (the same flags, for a fraction of the encoder's time).
+        The share of the claim's words is also taken without the words the question already says:
+        they are context an answer need not repeat ("混合精度训练需要额外的校准步骤" is stated by
+        "需要先跑一个校准步骤" in an answer to a question on mixed precision)."""
         claim = texts_zh[k] if zh_unit[j] else texts_en[k]
         c_all = tok(claim)
-        if not c_all or len(c_all & u_toks[j]) / len(c_all) < CLAIM_WORDS:
+        if not c_all:
+            return False
+        c_own = (c_all - q_tok) or c_all
+        if max(len(c_all & u_toks[j]) / len(c_all), len(c_own & u_toks[j]) / len(c_own)) < CLAIM_WORDS:
             return False
         return not any(not F.has_cjk(t) and len(t) > 1 and t not in q_tok and t not in u_toks[j]
                        for t in _informative(c_all))

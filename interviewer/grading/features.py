@@ -116,11 +116,24 @@ def _background_weight(token: str) -> float:
     return float(min(1.0, max(0.2, (info - 6.0) / 8.0)))
 
 
+def _a_not_a(words: list[str], i: int) -> bool:
+    """words[i] is the 不/没 of an A-not-A question ("对不对", "是不是", "能不能", "有没有"): it asks, it
+    does not negate ("执行一下验证对不对" states no negation)."""
+    w = words[i]
+    if len(w) == 3 and w[1] in "不没" and w[0] == w[2]:
+        return True
+    if w in ("不", "没") and 0 < i < len(words) - 1 and words[i - 1] == words[i + 1]:
+        return True
+    return len(w) >= 2 and w[0] in "不没" and i > 0 and words[i - 1] == w[1:]
+
+
 def _negations(words: list[str]) -> int:
     n = 0
     for i, w in enumerate(words):
         # 非 bound to one character is an adjective of its own (非负, 非空, 非零), not a negated clause.
         if w == "非" and i + 1 < len(words) and len(words[i + 1]) == 1 and has_cjk(words[i + 1]):
+            continue
+        if _a_not_a(words, i):
             continue
         if w in NEGATIONS_EN or w in NEGATIONS_ZH or (w.startswith("不") and w not in NOT_NEGATIONS_ZH):
             n += 1

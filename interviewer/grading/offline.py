@@ -22,10 +22,10 @@ from interviewer.grading import features as F
 from interviewer.grading.card_checks import check_answer
 from interviewer.grading.content import CardContent
 from interviewer.grading.rubric import RUBRIC_VERSION, criteria_for, weighted_total
-from interviewer.grading.scoring import FALLBACK, Calibration, Scored, score
+from interviewer.grading.scoring import DOUBT_SOURCES, FALLBACK, Calibration, Scored, score
 from interviewer.models import CriterionScore, Grade, KeyPointStatus, KeyPointVerdict, Provenance, QuestionKind
 
-GRADER_VERSION = "offline-4"
+GRADER_VERSION = "offline-5"
 DEFAULT_CALIBRATION = Path(__file__).with_name("calibration.json")
 
 
@@ -198,7 +198,7 @@ class OfflineGrader:
         parts += [cap + _t(language, "。", ".") for cap in result.caps]
         if result.unsure:
             said = [p.note.split(": ", 1)[1][:60] for p in pts
-                    if p.status != KeyPointStatus.wrong and p.note.split(":")[0] in ("antonym", "swap", "number")]
+                    if p.status != KeyPointStatus.wrong and p.note.split(":")[0] in DOUBT_SOURCES]
             parts.append(_t(language, f"可信度低：{result.unsure} 个要点的说法可能与参考答案相反"
                                       f"（{'；'.join(said[:2])}），离线评分无法确认，这些要点最多算部分答到。",
                             f"Low confidence: {result.unsure} key point(s) may say the opposite of the reference "
