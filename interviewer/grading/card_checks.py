@@ -58,12 +58,15 @@ def _norm(text: str) -> str:
 
 @lru_cache(maxsize=4096)
 def _pattern(term: str) -> re.Pattern | None:
-    """A literal term, case-insensitive, spaces/hyphens/underscores interchangeable or absent; a term
-    that starts or ends with a latin letter or digit must not sit inside a longer latin word."""
+    """A literal term, case-insensitive, spaces/hyphens/underscores interchangeable or absent, a "的"
+    allowed between two Chinese characters; a term that starts or ends with a latin letter or digit
+    must not sit inside a longer latin word."""
     t = _norm(term).strip()
     if not t:
         return None
-    parts = [re.escape(p) for p in re.split(r"[\s\-_]+", t) if p]
+    # Between two Chinese characters a "的" may be inserted: "完整回答" is also said "完整的回答".
+    parts = [re.sub(r"(?<=[\u4e00-\u9fff])(?=[\u4e00-\u9fff])", "的?", re.escape(p))
+             for p in re.split(r"[\s\-_]+", t) if p]
     body = r"[\s\-_]*".join(parts)
     if re.match(r"[a-z0-9]", t):
         body = r"(?<![a-z0-9])" + body
