@@ -227,3 +227,14 @@ def test_glued_function_words_do_not_tell_claims_apart():
 
     assert _informative(frozenset({"是因为", "而是"})) == frozenset()
     assert _informative(frozenset({"跳表", "红黑树"})) == frozenset({"跳表", "红黑树"})
+
+
+def test_a_fact_term_matches_with_a_de_between_chinese_characters(grader):
+    points = ["prefix caching 复用相同前缀的 KV cache，省掉重复的 prefill。"]
+    content = CardContent(facts=[Fact(point=0, subject=["prefix caching", "前缀缓存"], holds=["KV", "前缀", "prefill"],
+                                      **{"not": ["完整回答", "最终回答"]})])
+    q = "LLM 服务有哪些缓存？"
+    wrong = grader.grade(q, points, "prefix caching 会缓存完整的回答，同样的问题直接返回。", content=content)
+    assert [v.status for v in wrong.key_points] == [KeyPointStatus.wrong], wrong.summary
+    right = grader.grade(q, points, "prefix caching 缓存的是相同前缀的 KV，不是完整的回答。", content=content)
+    assert KeyPointStatus.wrong not in [v.status for v in right.key_points], right.summary
