@@ -238,3 +238,25 @@ def test_a_fact_term_matches_with_a_de_between_chinese_characters(grader):
     assert [v.status for v in wrong.key_points] == [KeyPointStatus.wrong], wrong.summary
     right = grader.grade(q, points, "prefix caching 缓存的是相同前缀的 KV，不是完整的回答。", content=content)
     assert KeyPointStatus.wrong not in [v.status for v in right.key_points], right.summary
+
+
+def test_a_unit_that_rejects_the_claims_phrase_with_a_contrast_does_not_state_it(grader):
+    points = ["Stage 2：再切分梯度，用 reduce-scatter 代替 all-reduce，每张卡只留自己那份梯度。"]
+    content = CardContent(misconceptions=[Misconception(
+        claim="ZeRO-2 反向时还是用 all-reduce 同步完整梯度。",
+        claim_en="ZeRO-2 still all-reduces the full gradients in the backward pass.",
+        point=0, why="每张卡经 reduce-scatter 只拿到自己负责的那份梯度。")])
+    q = "ZeRO 的各个阶段分别切分什么？"
+    right = grader.grade(q, points, "ZeRO-2 再切梯度，反向用 reduce-scatter 代替 all-reduce，每卡只留自己那片。",
+                         content=content)
+    assert KeyPointStatus.wrong not in statuses(right), right.summary
+    wrong = grader.grade(q, points, "ZeRO-2 在反向时还是用 all-reduce 同步完整的梯度。", content=content)
+    assert statuses(wrong) == [KeyPointStatus.wrong], wrong.summary
+
+
+def test_the_truth_a_swap_claim_swapped_is_not_the_claim():
+    from interviewer.grading.card_checks import _swaps_back
+
+    claim = "namespace 用来限制容器的 CPU 和内存，cgroups 负责隔离进程和网络。"
+    assert _swaps_back("隔离底层靠 Linux namespace（进程、网络、挂载）和 cgroups（限 CPU、内存），", claim)
+    assert not _swaps_back("namespace 负责限制 CPU 和内存，cgroups 隔离进程。", claim)

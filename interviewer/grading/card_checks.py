@@ -187,6 +187,52 @@ def _subject(claim: str, tok) -> str | None:
     return None
 
 
+def _squash(text: str) -> str:
+    return re.sub(r"[\s\-_]+", "", _norm(text))
+
+
+def _rejects_claim(unit: str, claim: str) -> bool:
+    """The unit rejects, with a contrast cue, a phrase the claim asserts and does not assert it itself:
+    "反向用 reduce-scatter 代替 all-reduce" rejects "反向时还是用 all-reduce 同步梯度"."""
+    stated = _squash(F._CONTRAST.sub(" ", unit))
+    c = _squash(claim)
+    for m in F._CONTRAST.finditer(unit):
+        phrase = _squash(m.group(0)[len(m.group(1)):])
+        if len(phrase) >= 2 and phrase in c and phrase not in stated:
+            return True
+    return False
+
+
+def _attached(text: str, names: list[str]) -> dict[str, set[str]]:
+    """name -> the informative words that follow it, up to the next name (in the text's order)."""
+    out: dict[str, set[str]] = {}
+    current = None
+    for w in F.tokens(text):
+        if w in names:
+            current = w
+            out.setdefault(w, set())
+        elif current is not None and _informative([w]):
+            out[current].add(w)
+    return out
+
+
+def _swaps_back(unit: str, claim: str) -> bool:
+    """A claim that pairs two named things with attributes ("namespace 限制 CPU 和内存，cgroups 隔离进程")
+    is not stated by a unit that gives one of the names two or more of the *other* name's attributes
+    and none of its own: "namespace（进程、网络）和 cgroups（限 CPU、内存）" is the truth the claim swapped.
+    Names are the claim's latin words; each needs attributes of its own in the claim."""
+    names = list(dict.fromkeys(w for w in F.tokens(claim) if not F.has_cjk(w) and len(w) > 1 and _informative([w])))
+    if len(names) < 2:
+        return False
+    c, u = _attached(claim, names), _attached(unit, names)
+    for n in names:
+        for m in names:
+            if (m != n and c.get(n) and c.get(m) and u.get(n) and not (u[n] & c[n])
+                    and u[n] & (c[m] - c[n])):
+                return True
+    return False
+
+
 def check_misconceptions(sentences: list[str], points: list[str], misconceptions, embedder, language: str,
                          tok=None, question: str = "") -> list[PointFlag]:
     """A unit states a misconception when it is close to the claim in meaning (CLAIM_SIM) and closer to it
@@ -259,8 +305,11 @@ def check_misconceptions(sentences: list[str], points: list[str], misconceptions
             if unit_parity[j] != claim_parity:
                 continue
             own = c_tok - truth_tok
-            # What the unit rejects ("用 reduce-scatter 代替 all-reduce") is not what it states.
+            # What the unit rejects ("用 reduce-scatter 代替 all-reduce") is not what it states, and a
+            # unit that rejects a word the claim asserts rejects the claim.
             stated = tok(F._CONTRAST.sub(" ", units[j]))
+            if _rejects_claim(units[j], claim) or _swaps_back(units[j], claim):
+                continue
             if not (own & stated) and claim_parity == truth_parity:
                 continue
             # A claim is about its subject (its first informative word): a unit that leaves it out and
