@@ -260,3 +260,25 @@ def test_the_truth_a_swap_claim_swapped_is_not_the_claim():
     claim = "namespace 用来限制容器的 CPU 和内存，cgroups 负责隔离进程和网络。"
     assert _swaps_back("隔离底层靠 Linux namespace（进程、网络、挂载）和 cgroups（限 CPU、内存），", claim)
     assert not _swaps_back("namespace 负责限制 CPU 和内存，cgroups 隔离进程。", claim)
+
+
+@pytest.mark.parametrize("card_id, right, wrong", [
+    # A misconception that was the truth with two names swapped marked this textbook answer wrong.
+    ("001_d9b2635feb76d0f0:001", "LoRA 的 A 矩阵用高斯分布随机初始化，B 矩阵初始化为 0，所以训练开始时 ΔW = BA = 0。",
+     "LoRA 里 A 矩阵初始化为 0，B 矩阵用高斯分布随机初始化，所以一开始 ΔW 为 0。"),
+    # The question asks about 穿透 and 击穿: a sentence about 击穿 does not state a claim about 穿透.
+    ("000_f1b1afb021c88bc1:007", "缓存击穿指的是一个热门 key 失效的瞬间，大量并发请求直接打到数据库，用互斥锁解决。",
+     "缓存穿透是指 key 在缓存里过期了，请求全打到数据库。"),
+    # The claim's number is its point: "设为 0" is not the claim "设为 1 就等于 greedy".
+    ("003_d5fcd24e30ada98c:037", "temperature 设为 0 近似 greedy 解码，输出最确定。",
+     "temperature 设为 1 就等于 greedy 解码。"),
+])
+def test_bank_cards_do_not_mark_these_correct_sentences_wrong(grader, card_id, right, wrong):
+    from interviewer.grading.datasets import notes_cards, row_task
+
+    points, content, kind = row_task({"card_id": card_id})
+    q = notes_cards()[card_id].question
+    ok = grader.grade(q, points, right, kind=kind, content=content)
+    assert KeyPointStatus.wrong not in statuses(ok), ok.summary
+    bad = grader.grade(q, points, wrong, kind=kind, content=content)
+    assert KeyPointStatus.wrong in statuses(bad), bad.summary

@@ -203,6 +203,16 @@ def _rejects_claim(unit: str, claim: str) -> bool:
     return False
 
 
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.])")
+
+
+def _other_number(unit: str, claim: str) -> bool:
+    """The claim's point is a number the unit does not say, and the unit says another one instead:
+    "temperature 设为 0 近似 greedy" is not "temperature 设为 1 就等于 greedy"."""
+    c, u = set(_NUMBER.findall(claim)), set(_NUMBER.findall(unit))
+    return bool(c) and not (c & u) and bool(u - c)
+
+
 def _attached(text: str, names: list[str]) -> dict[str, set[str]]:
     """name -> the informative words that follow it, up to the next name (in the text's order)."""
     out: dict[str, set[str]] = {}
@@ -308,15 +318,19 @@ def check_misconceptions(sentences: list[str], points: list[str], misconceptions
             # What the unit rejects ("用 reduce-scatter 代替 all-reduce") is not what it states, and a
             # unit that rejects a word the claim asserts rejects the claim.
             stated = tok(F._CONTRAST.sub(" ", units[j]))
-            if _rejects_claim(units[j], claim) or _swaps_back(units[j], claim):
+            if _rejects_claim(units[j], claim) or _swaps_back(units[j], claim) or _other_number(units[j], claim):
                 continue
             if not (own & stated) and claim_parity == truth_parity:
                 continue
             # A claim is about its subject (its first informative word): a unit that leaves it out and
             # names another thing the question asks about instead ("流水线并行按层切" against "张量并行按层切",
             # the question naming both) is about that other thing and does not state the claim.
+            # The same for any of the question's things the claim names: "缓存击穿指一个热门 key 失效" is
+            # not the claim "缓存穿透是指 key 过期了" when the question asks about both.
             subject = _subject(claim, tok)
-            if subject and subject not in stated and _informative(stated & q_tok) - _informative(tok(claim)):
+            claim_topics = _informative(tok(claim) & q_tok)
+            other_topics = _informative(stated & q_tok) - _informative(tok(claim))
+            if other_topics and ((subject and subject not in stated) or claim_topics - stated):
                 continue
             if best is None or sim_c[j] > sim_c[best]:
                 best = j
