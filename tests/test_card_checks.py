@@ -282,3 +282,12 @@ def test_bank_cards_do_not_mark_these_correct_sentences_wrong(grader, card_id, r
     assert KeyPointStatus.wrong not in statuses(ok), ok.summary
     bad = grader.grade(q, points, wrong, kind=kind, content=content)
     assert KeyPointStatus.wrong in statuses(bad), bad.summary
+
+
+def test_an_english_contraction_is_a_negation():
+    from interviewer.grading.features import _negations
+    from interviewer.text import raw_words
+
+    for text in ("Continuous batching doesn't wait for a full batch.", "it can't fit", "they aren't shared"):
+        assert _negations(raw_words(text)) == 1, (text, raw_words(text))
+    assert _negations(raw_words("a t-test on the results")) == 0

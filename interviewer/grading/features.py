@@ -137,6 +137,8 @@ def _negations(words: list[str]) -> int:
             continue
         if w in NEGATIONS_EN or w in NEGATIONS_ZH or (w.startswith("不") and w not in NOT_NEGATIONS_ZH):
             n += 1
+        elif w == "t" and i > 0 and words[i - 1].endswith("n") and words[i - 1] not in NEGATIONS_EN:
+            n += 1  # "doesn't" split into "doesn" + "t"
     return n
 
 
