@@ -328,8 +328,8 @@ def check_misconceptions(sentences: list[str], points: list[str], misconceptions
             # The same for any of the question's things the claim names: "缓存击穿指一个热门 key 失效" is
             # not the claim "缓存穿透是指 key 过期了" when the question asks about both.
             subject = _subject(claim, tok)
-            claim_topics = _informative(tok(claim) & q_tok)
-            other_topics = _informative(stated & q_tok) - _informative(tok(claim))
+            claim_topics = c_tok & q_tok
+            other_topics = _informative(stated & q_tok) - c_tok
             if other_topics and ((subject and subject not in stated) or claim_topics - stated):
                 continue
             if best is None or sim_c[j] > sim_c[best]:

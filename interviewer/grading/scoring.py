@@ -24,8 +24,7 @@ The total is built from the key-point verdicts, not beside them:
      even partly answered.
 4. **Caps, stated in the reasons**: half or more of the key points missing or wrong caps the total at
    6.5; one wrong key point caps it at 3 (no better than a vague answer), two or more at 1.5; an answer
-   mostly off topic that shares
-   almost no words with the reference is capped at 1.5.
+   mostly off topic that shares almost no words with the reference is capped at 1.5.
    A cap scales every criterion by the same factor, so the total stays rubric.weighted_total(criteria).
 """
 
