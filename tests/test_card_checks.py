@@ -216,6 +216,32 @@ def test_negations_are_counted_and_questions_are_not(text, negations):
     assert _negations(raw_words(text)) == negations, raw_words(text)
 
 
+@pytest.mark.parametrize("point, sentence, opposite", [
+    # Stated opposites are still caught.
+    ("单链表不可以。", "单链表：可以删除。", True),
+    ("B 初始化为 0", "B 不是初始化为 0", True),
+    ("PPO 需要 critic", "PPO 不需要 critic", True),
+    # The negation sits in the next clause of the same sentence: the clause only names the subject.
+    ("单链表不可以。", "单链表，不可以，无法找到前驱和后继", False),
+    ("单链表不可以。", "1.单链表，因为没有前驱节点，所以不行。", False),
+    # A lead-in names what the next sentence says.
+    ("单链表不可以。", "一、单链表：", False),
+    # 无需 negates as 不用 does.
+    ("无需为表示元素之间的逻辑关系而增加额外的存储空间", "不用为了表示元素间的逻辑关系而增加额外的存储空间", False),
+    # A negation that denies nothing the point says ("not present"), or that both sides deny.
+    ("The UDP header has a fixed length while the TCP header has a variable length",
+     "The UDP header includes a packet length field not present in the TCP header", False),
+    ("no connect or disconnect.", "No flow-control and no connect/disconnect", False),
+    ("unconfirmed connectionless - no ACK, loss of data possible, no flow control, no connect or disconnect",
+     "-Loss of data possible -No flow-control -No connect / disconnect", False),
+    ("显存不够时可 CPU offload，但受 PCIe 带宽拖慢", "显存不够 offload 会被 PCIe 拖慢", False),
+])
+def test_a_negation_conflict_needs_the_negation_to_deny_what_the_point_says(point, sentence, opposite):
+    from interviewer.grading.features import _negation_conflict, tokens
+
+    assert _negation_conflict(point, sentence, set(tokens(point)), emb=0.9) is opposite
+
+
 def test_a_claim_asking_a_not_a_is_matched_by_the_plain_statement(grader):
     points = ["生成后在只读沙箱执行，根据报错自我修正。"]
     content = CardContent(misconceptions=[Misconception(
@@ -277,6 +303,19 @@ def test_the_truth_a_swap_claim_swapped_is_not_the_claim():
     # The claim's number is its point: "设为 0" is not the claim "设为 1 就等于 greedy".
     ("003_d5fcd24e30ada98c:037", "temperature 设为 0 近似 greedy 解码，输出最确定。",
      "temperature 设为 1 就等于 greedy 解码。"),
+    # The truth of another subject than the claim's (the bi-encoder's, RLHF's) is not the claim.
+    ("000_f1b1afb021c88bc1:018", "双塔把 query 和文档各自编码成向量再算余弦，cross-encoder 则把 query 和文档拼接在一起输入模型联合编码打分。",
+     "精排模型也是把 query 和文档分别编码成向量，再算余弦相似度。"),
+    ("003_d5fcd24e30ada98c:039", "DPO 和 RLHF 不同，RLHF 要先训练奖励模型再用 PPO 优化，DPO 直接用偏好数据优化策略。",
+     "DPO 也要先训练奖励模型，再用 PPO 优化。"),
+    # Content fixed in review (offline-6): a `why` that says the claim's words truly, a fact, a reworded claim.
+    ("003_d5fcd24e30ada98c:024", "数据并行每张卡都保存全部模型参数，切分 batch，反向后 all-reduce 梯度。",
+     "数据并行每步同步的是模型参数，把各卡参数取平均。"),
+    ("003_d5fcd24e30ada98c:026", "block size 固定，块的数量随序列长度增长，按需分配。", "每个 block 的大小随序列长度动态变化。"),
+    ("003_d5fcd24e30ada98c:030", "3D 并行就是数据并行加上张量并行和流水线并行，TP 放节点内，PP 跨节点，DP 在最外层。",
+     "3D 并行里张量并行放在跨节点，流水线并行放在节点内。"),
+    ("003_d5fcd24e30ada98c:035", "INT8 相比 fp32 是四分之一的显存，相比 fp16 是一半。", "INT8 的显存占用只有 fp16 的四分之一。"),
+    ("003_d5fcd24e30ada98c:039", "输出审核不能只靠关键词过滤，还要用分类模型。", "只审核用户输入就行，模型的输出不用审核。"),
 ])
 def test_bank_cards_do_not_mark_these_correct_sentences_wrong(grader, card_id, right, wrong):
     from interviewer.grading.datasets import notes_cards, row_task

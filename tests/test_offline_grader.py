@@ -174,7 +174,7 @@ def test_a_failing_embedder_gives_not_graded_instead_of_raising(embedder):
 
 def test_calibration_file_is_recorded_and_a_broken_one_is_labelled(tmp_path, embedder):
     shipped = OfflineGrader(embedder)
-    assert shipped.version.startswith("offline-5+cal:") and "none" not in shipped.version
+    assert shipped.version.startswith("offline-6+cal:") and "none" not in shipped.version
     assert shipped.grade(QUESTION, POINTS, GOOD).provenance.grader_version == shipped.version
     bad = tmp_path / "cal.json"
     bad.write_text("{not json", encoding="utf-8")

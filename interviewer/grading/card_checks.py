@@ -93,13 +93,18 @@ def _asserted(matches: list[re.Match], text: str) -> bool:
 
 # --------------------------------------------------------------------------- facts
 
-def check_facts(sentences: list[str], facts, language: str = "zh") -> list[PointFlag]:
-    """Swapped facts: a subject said with a `not` term and none of its `holds` terms."""
-    if not facts:
-        return []
+def _subject_key(fact) -> tuple[str, ...]:
+    return tuple(sorted(_norm(s) for s in fact.subject if s.strip()))
+
+
+def _fact_evidence(sentences: list[str], facts, stated: dict | None = None
+                   ) -> tuple[dict[int, int], dict[int, list[str]]]:
+    """(fact index -> how many stretches support it, fact index -> the sentences that say its `not`
+    without any of its `holds`). `stated` collects subject -> the clauses said of it (a clause naming
+    two subjects says nothing of either)."""
     subjects: list[tuple[str, ...]] = []
     for f in facts:
-        key = tuple(sorted(_norm(s) for s in f.subject if s.strip()))
+        key = _subject_key(f)
         if key and key not in subjects:
             subjects.append(key)
     support: dict[int, int] = {}
@@ -121,6 +126,8 @@ def check_facts(sentences: list[str], facts, language: str = "zh") -> list[Point
         for subj, clauses in spans:
             if not subj:
                 continue
+            if stated is not None:
+                stated.setdefault(subj, []).extend(clauses)
             # The subject's own words are not evidence ("Stage 3" names no shard); strip them.
             stretch = "，".join(clauses)
             for alias in subj:
@@ -128,7 +135,7 @@ def check_facts(sentences: list[str], facts, language: str = "zh") -> list[Point
                 if pat is not None:
                     stretch = pat.sub(" ", stretch)
             for i, f in enumerate(facts):
-                if tuple(sorted(_norm(s) for s in f.subject if s.strip())) != subj:
+                if _subject_key(f) != subj:
                     continue
                 holds = _asserted(_find(f.holds, stretch), stretch)
                 wrong = _asserted(_find(f.not_, stretch), stretch)
@@ -136,6 +143,14 @@ def check_facts(sentences: list[str], facts, language: str = "zh") -> list[Point
                     support[i] = support.get(i, 0) + 1
                 elif wrong:
                     against.setdefault(i, []).append(sentence.strip())
+    return support, against
+
+
+def check_facts(sentences: list[str], facts, language: str = "zh") -> list[PointFlag]:
+    """Swapped facts: a subject said with a `not` term and none of its `holds` terms."""
+    if not facts:
+        return []
+    support, against = _fact_evidence(sentences, facts)
     flags = []
     for i, evidence in against.items():
         f = facts[i]
@@ -244,14 +259,15 @@ def _swaps_back(unit: str, claim: str) -> bool:
 
 
 def check_misconceptions(sentences: list[str], points: list[str], misconceptions, embedder, language: str,
-                         tok=None, question: str = "") -> list[PointFlag]:
+                         tok=None, question: str = "", facts=()) -> list[PointFlag]:
     """A unit states a misconception when it is close to the claim in meaning (CLAIM_SIM) and closer to it
     than to the truth (`why`, the key point), carries CLAIM_WORDS of the claim's content words, and
     carries what makes the claim wrong: one of its own informative words (not in the truth), or the
     claim's negation where the truth has none (or the reverse). A claim about a named thing must name
     it: every latin term of the claim that is not in the question (Pre-Norm, DPO, TokenTextSplitter)
     must be in the unit, so "Post-Norm 是先相加再 LN" does not state the Pre-Norm claim. Each unit is
-    compared with the claim in its own language (`claim` for Chinese units, `claim_en` otherwise)."""
+    compared with the claim in its own language (`claim` for Chinese units, `claim_en` otherwise).
+    A unit that is the truth of another subject than the claim's (`_truth_of_another`) does not state it."""
     if not misconceptions or not sentences:
         return []
     tok = tok or (lambda t: frozenset(F.tokens(t)))
@@ -320,6 +336,8 @@ def check_misconceptions(sentences: list[str], points: list[str], misconceptions
             stated = tok(F._CONTRAST.sub(" ", units[j]))
             if _rejects_claim(units[j], claim) or _swaps_back(units[j], claim) or _other_number(units[j], claim):
                 continue
+            if facts and _truth_of_another(units[j], facts, claim, tok(claim), tok):
+                continue
             if not (own & stated) and claim_parity == truth_parity:
                 continue
             # A claim is about its subject (its first informative word): a unit that leaves it out and
@@ -360,6 +378,26 @@ def check_inversions(points: list[str], matches, tok=None) -> list[PointFlag]:
     return flags
 
 
+def _truth_of_another(unit: str, facts, claim: str, words: frozenset[str], tok) -> bool:
+    """The unit states some of the card's facts truly and none falsely, only of subjects the claim does
+    not name, and each of its clauses that says one of the claim's `words` names its subject and says
+    a `holds` term of it: "双塔把 query 和文档各自编码成向量再算余弦" is the bi-encoder's truth, not the
+    claim "精排模型也是分别编码成向量再算余弦"; "穿透用布隆过滤器，它判断存在就一定存在" still states the
+    claim "布隆过滤器判断存在就一定存在" (its last clause names no subject)."""
+    stated: dict[tuple[str, ...], list[str]] = {}
+    support, against = _fact_evidence([unit], facts, stated)
+    if not support or any(i not in support for i in against):
+        return False
+    c = _norm(claim)
+    for key, clauses in stated.items():
+        if _find(key, c):
+            return False
+        holds = [t for f in facts if _subject_key(f) == key for t in f.holds]
+        if any(tok(clause) & words and not (_find(key, clause) and _find(holds, clause)) for clause in clauses):
+            return False
+    return True
+
+
 @lru_cache(maxsize=256)
 def _truth_checker(points: tuple[str, ...], truth: tuple[str, ...], question: str) -> TruthChecker:
     """A card's truth indexed once, not on every grade of it (~15 ms a card). The checker is only
@@ -381,7 +419,7 @@ def check_answer(analysis, points: list[str], misconceptions, facts, embedder, l
     checker = _truth_checker(tuple(points), tuple(truth_texts), question)
     recorded = (check_facts(analysis.sentences, facts, language)
                 + check_misconceptions(analysis.sentences, points, misconceptions, embedder, language,
-                                       question=question))
+                                       question=question, facts=facts or ()))
     # A bare keyword list states nothing about how the names relate (it is capped at partly anyway).
     found = [] if analysis.keyword_list else checker.check(analysis.sentences)
     # An acronym spelled out otherwise than the truth spells it is wrong on its own. The other generic

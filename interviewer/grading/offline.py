@@ -25,7 +25,7 @@ from interviewer.grading.rubric import RUBRIC_VERSION, criteria_for, weighted_to
 from interviewer.grading.scoring import DOUBT_SOURCES, FALLBACK, Calibration, Scored, score
 from interviewer.models import CriterionScore, Grade, KeyPointStatus, KeyPointVerdict, Provenance, QuestionKind
 
-GRADER_VERSION = "offline-5"
+GRADER_VERSION = "offline-6"
 DEFAULT_CALIBRATION = Path(__file__).with_name("calibration.json")
 
 
