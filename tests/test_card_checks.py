@@ -304,18 +304,23 @@ def test_the_truth_a_swap_claim_swapped_is_not_the_claim():
     ("003_d5fcd24e30ada98c:037", "temperature 设为 0 近似 greedy 解码，输出最确定。",
      "temperature 设为 1 就等于 greedy 解码。"),
     # The truth of another subject than the claim's (the bi-encoder's, RLHF's) is not the claim.
-    ("000_f1b1afb021c88bc1:018", "双塔把 query 和文档各自编码成向量再算余弦，cross-encoder 则把 query 和文档拼接在一起输入模型联合编码打分。",
+    ("000_f1b1afb021c88bc1:018",
+     "双塔把 query 和文档各自编码成向量再算余弦，cross-encoder 则把 query 和文档拼接在一起输入模型联合编码打分。",
      "精排模型也是把 query 和文档分别编码成向量，再算余弦相似度。"),
-    ("003_d5fcd24e30ada98c:039", "DPO 和 RLHF 不同，RLHF 要先训练奖励模型再用 PPO 优化，DPO 直接用偏好数据优化策略。",
+    ("003_d5fcd24e30ada98c:039",
+     "DPO 和 RLHF 不同，RLHF 要先训练奖励模型再用 PPO 优化，DPO 直接用偏好数据优化策略。",
      "DPO 也要先训练奖励模型，再用 PPO 优化。"),
     # Content fixed in review (offline-6): a `why` that says the claim's words truly, a fact, a reworded claim.
     ("003_d5fcd24e30ada98c:024", "数据并行每张卡都保存全部模型参数，切分 batch，反向后 all-reduce 梯度。",
      "数据并行每步同步的是模型参数，把各卡参数取平均。"),
-    ("003_d5fcd24e30ada98c:026", "block size 固定，块的数量随序列长度增长，按需分配。", "每个 block 的大小随序列长度动态变化。"),
+    ("003_d5fcd24e30ada98c:026", "block size 固定，块的数量随序列长度增长，按需分配。",
+     "每个 block 的大小随序列长度动态变化。"),
     ("003_d5fcd24e30ada98c:030", "3D 并行就是数据并行加上张量并行和流水线并行，TP 放节点内，PP 跨节点，DP 在最外层。",
      "3D 并行里张量并行放在跨节点，流水线并行放在节点内。"),
-    ("003_d5fcd24e30ada98c:035", "INT8 相比 fp32 是四分之一的显存，相比 fp16 是一半。", "INT8 的显存占用只有 fp16 的四分之一。"),
-    ("003_d5fcd24e30ada98c:039", "输出审核不能只靠关键词过滤，还要用分类模型。", "只审核用户输入就行，模型的输出不用审核。"),
+    ("003_d5fcd24e30ada98c:035", "INT8 相比 fp32 是四分之一的显存，相比 fp16 是一半。",
+     "INT8 的显存占用只有 fp16 的四分之一。"),
+    ("003_d5fcd24e30ada98c:039", "输出审核不能只靠关键词过滤，还要用分类模型。",
+     "只审核用户输入就行，模型的输出不用审核。"),
 ])
 def test_bank_cards_do_not_mark_these_correct_sentences_wrong(grader, card_id, right, wrong):
     from interviewer.grading.datasets import notes_cards, row_task
