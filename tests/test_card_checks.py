@@ -321,6 +321,13 @@ def test_the_truth_a_swap_claim_swapped_is_not_the_claim():
      "INT8 的显存占用只有 fp16 的四分之一。"),
     ("003_d5fcd24e30ada98c:039", "输出审核不能只靠关键词过滤，还要用分类模型。",
      "只审核用户输入就行，模型的输出不用审核。"),
+    # Two solid dev answers were flagged: "zset 底层就是一个跳表" (an omission, not a wrong statement:
+    # removed) and a no_grad claim whose negation was elsewhere than the answer's (reworded).
+    ("000_f1b1afb021c88bc1:010", "zset 底层是跳表加哈希表，跳表按 score 排序，查找平均 O(log n)。",
+     "zset 按 score 查找是 O(1) 的，因为底层有一个哈希表。"),
+    ("002_ff9c8f03c75111e3:013",
+     "最常用的是 with torch.no_grad()，在这个上下文里做的运算不会构建计算图，输出的 requires_grad 是 False。",
+     "torch.no_grad() 里照样会构建计算图，只是最后跳过反向传播。"),
 ])
 def test_bank_cards_do_not_mark_these_correct_sentences_wrong(grader, card_id, right, wrong):
     from interviewer.grading.datasets import notes_cards, row_task

@@ -26,7 +26,7 @@ from interviewer.models import KeyPointStatus
 PROBES = sorted((Path(__file__).parent / "data" / "card_probes").glob("*.json"))
 # Share of wrong probes caught on their point, per probe file (each file is one writer's cards).
 # Measured with offline-4 on 2026-12-01: c000 100/123, c0012 65/110, c003a 91/95, c003b 53/105;
-# offline-5 with content wave 2: 313/433 (c000 102, c0012 67, c003a 90, c003b 54); offline-6: 311/433;
+# offline-5 with content wave 2: 313/433 (c000 102, c0012 67, c003a 90, c003b 54); offline-6: 310/433;
 # no right-side text flagged.
 CAUGHT_FLOOR = 0.45
 # A caught wrong answer scores at most this (the rubric caps one wrong point at 3).
