@@ -144,7 +144,9 @@ _TEXT = {
                            "没有使用大模型。它衡量的是要点覆盖：题库记录过的错误说法、互换的事实、拼错的缩写全称，"
                            "以及与参考答案明显相反的说法（如“越高/越低”说反、把 A 的特点安到 B 上）"
                            "会被判为答错或降低可信度；"
-                           "其他说错的地方（换了说法的错误机制、错误的数字等）可能照样得分。分数仅供参考。",
+                           "其他说错的地方（换了说法的错误机制、错误的数字等）可能照样得分；"
+                           "偶尔也会把措辞接近某个错误说法的正确回答判为答错（总分封顶 1.5，摘要会写出匹配到的说法）。"
+                           "分数仅供参考。",
         "empty": "回答是空的，没有提交。请输入你的回答，或输入 /skip 跳过、/end 结束。",
         "truncated": "回答超过 {limit} 字，只保留了前 {limit} 字用于评分。",
         "finished": "面试已经结束。",
@@ -159,7 +161,9 @@ _TEXT = {
                            "records, swapped facts, misspelled acronym expansions and plain contradictions of the "
                            "model answer (higher/lower flipped, one thing's property given to its namesake) are "
                            "marked wrong or lower the confidence; other mistakes (a wrong mechanism in new words, a "
-                           "wrong number) can still earn points. Scores are indicative.",
+                           "wrong number) can still earn points, and a correct answer worded close to a recorded wrong "
+                           "claim is sometimes marked wrong (total capped at 1.5; the summary quotes the claim it "
+                           "matched). Scores are indicative.",
         "empty": "Your answer was empty and was not submitted. Type an answer, or /skip to skip, /end to finish.",
         "truncated": "Your answer was longer than {limit} characters; only the first {limit} are graded.",
         "finished": "The interview is already over.",
