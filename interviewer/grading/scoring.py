@@ -4,7 +4,7 @@ The total is built from the key-point verdicts, not beside them:
 
 1. **Point credit.** Each key point gets an evidence in 0..1 from what the answer shows of it: the mean
    of its best sentence similarity (rescaled), its word recall and its character-bigram recall. Its
-   verdict follows from the evidence: covered ≥ 0.45, partly ≥ 0.1, else missing. A missing point
+   verdict follows from the evidence: covered ≥ 0.45, partly ≥ 0.07, else missing. A missing point
    earns no credit; a partly or fully covered one earns evidence ** gamma, gamma being the one number
    fitted on human-scored answers (`calibration.json`, scripts/fit_grader.py).
 2. **Stated adjustments of a point.** A point the answer states wrongly (a known misconception, a
@@ -41,7 +41,10 @@ from interviewer.models import CriterionScore, KeyPointStatus, QuestionKind
 
 # Verdicts come from a point's evidence (0-1), not from the fitted credit, so refitting never moves them.
 COVERED_AT = 0.45
-PARTLY_AT = 0.1
+# offline-6 lowered partly from 0.1 to 0.07: the sets' human graders give partial credit for a point
+# touched in other words far more often than 0.1 allowed (held out: SAF r 0.640 -> 0.657, ADS 0.682 ->
+# 0.682, bank rho 0.822 -> 0.838, r 0.912 -> 0.905; chosen on the three dev sets, docs/grading.md).
+PARTLY_AT = 0.07
 WRONG_CREDIT = -1.0
 # Cap of a point's evidence and credit when it is only named in a bare keyword list: partly at most.
 KEYWORD_CAP = 0.3
