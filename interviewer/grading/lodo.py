@@ -72,8 +72,7 @@ class Table:
         n = np.maximum(1, mask.sum(axis=1))
         correctness = 10 * np.maximum(0.0, (c * mask).sum(axis=1) / n)
         depth = np.where(kw, 0.0, 10 * np.maximum(0.0, covered + 0.5 * partly - n_wrong) / n)
-        flow = np.minimum(1.0, self.structure[rows] / S.STRUCTURE_FULL)
-        clarity = np.where(kw, S.KEYWORD_CLARITY, 10 * (1 - self.offtopic[rows]) * flow)
+        clarity = np.where(kw, S.KEYWORD_CLARITY, 10 * (1 - self.offtopic[rows]))
         total = 0.5 * correctness + 0.3 * depth + 0.2 * clarity
         bad = mask.sum(axis=1) - covered - partly  # missing or wrong
         total = np.where(bad * 2 >= mask.sum(axis=1), np.minimum(total, S.HALF_MISSING_CAP), total)

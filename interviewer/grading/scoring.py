@@ -18,8 +18,8 @@ The total is built from the key-point verdicts, not beside them:
    - depth = 10 x (covered + half the partly covered - wrong points) / all points, from the verdicts;
      0 for a bare keyword list (points named, none explained). Answer length is not rewarded at all:
      padding adds nothing and a short reference is fully answered by a short answer;
-   - clarity = 10 x (1 - off-topic share) x how connected the prose is (function words), 2 for a
-     bare keyword list;
+   - clarity = 10 x (1 - off-topic share); for a project story, 10 x how connected it is (function
+     words); 2 for a bare keyword list;
    - complexity (coding) = 8 if time/space complexity is discussed, else 2, and 0 when no key point is
      even partly answered.
 4. **Caps, stated in the reasons**: half or more of the key points missing or wrong caps the total at
@@ -176,10 +176,13 @@ def score(a: F.Analysis, cal: Calibration, flags, kind, language: str) -> Scored
     answered = 0.0 if a.keyword_list else max(0.0, (covered + 0.5 * partly - wrong) / max(1, n))
     depth = 10.0 * answered
     flow = min(1.0, f["structure"] / STRUCTURE_FULL)
-    # A project story is not told in its key points' words: only its flow counts for clarity.
+    # A project story is not told in its key points' words: only its flow counts for clarity. Any other
+    # answer is clear when it stays on its points: prose style (function words) is not judged there,
+    # because a terse correct answer to a short question is not unclear (offline-5 multiplied by the
+    # flow too; dropping it changed no held-out figure for the worse: SAF r +0.003, bank +0.002).
     story = kind == QuestionKind.project and any(structure.part_of(m.point) for m in a.points)
     offtopic = 0.0 if story else f["offtopic"]
-    clarity = KEYWORD_CLARITY if a.keyword_list else 10.0 * (1.0 - offtopic) * flow
+    clarity = KEYWORD_CLARITY if a.keyword_list else 10.0 * (flow if story else 1.0 - offtopic)
     complexity = (8.0 if a.mentions_complexity else 2.0) if (covered + partly) else 0.0
 
     verdicts = _t(language, f"{n} 个要点：答到 {covered}、部分 {partly}、未答 {missing}、答错 {wrong}",
@@ -200,11 +203,10 @@ def score(a: F.Analysis, cal: Calibration, flags, kind, language: str) -> Scored
         "clarity": (clarity, _t(
             language, "只罗列了关键词，缺少解释 → 2.0" if a.keyword_list else
             (f"项目题只看连贯度 {flow:.0%}（虚词占比）→ {clarity:.1f}" if story else
-             f"与要点无关的内容占 {offtopic:.0%}，连贯度 {flow:.0%}（虚词占比）→ {clarity:.1f}"),
+             f"与要点无关的内容占 {offtopic:.0%} → {clarity:.1f}"),
             "a bare list of keywords, nothing explained -> 2.0" if a.keyword_list else
             (f"a project story: connectedness {flow:.0%} (function words) -> {clarity:.1f}" if story else
-             f"{offtopic:.0%} unrelated to the key points, connectedness {flow:.0%} (function words) "
-             f"-> {clarity:.1f}"))),
+             f"{offtopic:.0%} unrelated to the key points -> {clarity:.1f}"))),
         "complexity": (complexity, _t(
             language, ("提到了复杂度" if a.mentions_complexity else "没有分析复杂度")
             + ("" if (covered + partly) else "，且没有答到任何要点") + f" → {complexity:.1f}",
