@@ -97,11 +97,11 @@ def _subject_key(fact) -> tuple[str, ...]:
     return tuple(sorted(_norm(s) for s in fact.subject if s.strip()))
 
 
-def _fact_evidence(sentences: list[str], facts, stated: dict | None = None
-                   ) -> tuple[dict[int, int], dict[int, list[str]]]:
+def _fact_evidence(sentences: list[str], facts
+                   ) -> tuple[dict[int, int], dict[int, list[str]], dict[tuple[str, ...], list[str]]]:
     """(fact index -> how many stretches support it, fact index -> the sentences that say its `not`
-    without any of its `holds`). `stated` collects subject -> the clauses said of it (a clause naming
-    two subjects says nothing of either)."""
+    without any of its `holds`, subject -> the clauses said of it; a clause naming two subjects says
+    nothing of either)."""
     subjects: list[tuple[str, ...]] = []
     for f in facts:
         key = _subject_key(f)
@@ -109,6 +109,7 @@ def _fact_evidence(sentences: list[str], facts, stated: dict | None = None
             subjects.append(key)
     support: dict[int, int] = {}
     against: dict[int, list[str]] = {}
+    stated: dict[tuple[str, ...], list[str]] = {}
     for sentence in [part for s in sentences for part in F.split_sentences(s)]:
         text = _norm(sentence)
         # Stretches of the sentence about one subject: its clause and the clauses after it.
@@ -126,8 +127,7 @@ def _fact_evidence(sentences: list[str], facts, stated: dict | None = None
         for subj, clauses in spans:
             if not subj:
                 continue
-            if stated is not None:
-                stated.setdefault(subj, []).extend(clauses)
+            stated.setdefault(subj, []).extend(clauses)
             # The subject's own words are not evidence ("Stage 3" names no shard); strip them.
             stretch = "，".join(clauses)
             for alias in subj:
@@ -143,14 +143,14 @@ def _fact_evidence(sentences: list[str], facts, stated: dict | None = None
                     support[i] = support.get(i, 0) + 1
                 elif wrong:
                     against.setdefault(i, []).append(sentence.strip())
-    return support, against
+    return support, against, stated
 
 
 def check_facts(sentences: list[str], facts, language: str = "zh") -> list[PointFlag]:
     """Swapped facts: a subject said with a `not` term and none of its `holds` terms."""
     if not facts:
         return []
-    support, against = _fact_evidence(sentences, facts)
+    support, against, _ = _fact_evidence(sentences, facts)
     flags = []
     for i, evidence in against.items():
         f = facts[i]
@@ -312,6 +312,7 @@ def check_misconceptions(sentences: list[str], points: list[str], misconceptions
     en_vecs = vecs[n_c + k_m:n_c + 2 * k_m]
     t_vecs = vecs[n_c + 2 * k_m:]
     unit_parity = [F._negations(F.raw_words(u)) % 2 if agree[j].any() else 0 for j, u in enumerate(units)]
+    readings: dict[int, tuple] = {}   # unit -> its _fact_evidence, read once for all claims
     flags, pos = [], 0
     for k, m in enumerate(misconceptions):
         t_idx = list(range(pos, pos + len(truths[k])))
@@ -336,8 +337,11 @@ def check_misconceptions(sentences: list[str], points: list[str], misconceptions
             stated = tok(F._CONTRAST.sub(" ", units[j]))
             if _rejects_claim(units[j], claim) or _swaps_back(units[j], claim) or _other_number(units[j], claim):
                 continue
-            if facts and _truth_of_another(units[j], facts, claim, tok(claim), tok):
-                continue
+            if facts:
+                if j not in readings:
+                    readings[j] = _fact_evidence([units[j]], facts)
+                if _truth_of_another(readings[j], facts, claim, tok):
+                    continue
             if not (own & stated) and claim_parity == truth_parity:
                 continue
             # A claim is about its subject (its first informative word): a unit that leaves it out and
@@ -378,17 +382,17 @@ def check_inversions(points: list[str], matches, tok=None) -> list[PointFlag]:
     return flags
 
 
-def _truth_of_another(unit: str, facts, claim: str, words: frozenset[str], tok) -> bool:
-    """The unit states some of the card's facts truly and none falsely, only of subjects the claim does
-    not name, and each of its clauses that says one of the claim's `words` names its subject and says
-    a `holds` term of it: "双塔把 query 和文档各自编码成向量再算余弦" is the bi-encoder's truth, not the
-    claim "精排模型也是分别编码成向量再算余弦"; "穿透用布隆过滤器，它判断存在就一定存在" still states the
-    claim "布隆过滤器判断存在就一定存在" (its last clause names no subject)."""
-    stated: dict[tuple[str, ...], list[str]] = {}
-    support, against = _fact_evidence([unit], facts, stated)
+def _truth_of_another(reading, facts, claim: str, tok) -> bool:
+    """The unit whose `_fact_evidence` is `reading` states some of the card's facts truly and none
+    falsely, only of subjects the claim does not name, and each of its clauses that says one of the
+    claim's words names its subject and says a `holds` term of it: "双塔把 query 和文档各自编码成向量再
+    算余弦" is the bi-encoder's truth, not the claim "精排模型也是分别编码成向量再算余弦"; "穿透用布隆过滤器，
+    它判断存在就一定存在" still states the claim "布隆过滤器判断存在就一定存在" (its last clause names no
+    subject)."""
+    support, against, stated = reading
     if not support or any(i not in support for i in against):
         return False
-    c = _norm(claim)
+    c, words = _norm(claim), tok(claim)
     for key, clauses in stated.items():
         if _find(key, c):
             return False

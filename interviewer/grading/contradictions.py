@@ -327,7 +327,7 @@ def _expansions(text: str) -> dict[str, set[str]]:
 # --------------------------------------------------------------------------- the checks
 
 def _parity(text: str) -> int:
-    return F._negations(F.raw_words(F._CONTRAST.sub(" ", text))) % 2
+    return F._negations(F.stated_words(text)) % 2
 
 
 def supported(text: str, truth: list[tuple[frozenset[str], int]], tok) -> bool:

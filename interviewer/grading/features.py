@@ -152,6 +152,11 @@ def _negations(words: list[str], about: set[str] | frozenset[str] | None = None,
     return n
 
 
+def stated_words(text: str) -> list[str]:
+    """The words of what a text states: a phrase it rejects ("而不是 B", "instead of B") left out."""
+    return raw_words(_CONTRAST.sub(" ", text))
+
+
 def _judgement(text: str) -> bool | None:
     """The verdict a true/false answer opens with ("错误，……" / "Yes, ..."), if any."""
     if _JUDGE_FALSE.match(text):
@@ -190,22 +195,25 @@ def _negation_conflict(point: str, sentence: str, point_toks: set[str], tok=None
     # control and no connect"). Looser rules (clause-by-clause matching) flagged correct answers on the
     # dev sets far more often than wrong ones, so this stays strict and misses many contradictions.
     # "A 而不是 B" / "A rather than B" contrasts A with B: it negates B, not the point it states.
-    said_words, meant_words = raw_words(_CONTRAST.sub(" ", best)), raw_words(_CONTRAST.sub(" ", p_best))
-    # The same negation word on both sides ("显存不够" / "显存不够时") counts on both.
-    said = _negations(said_words, about=point_toks | (set(meant_words) & MODALS), also=set(meant_words))
-    meant = _negations(meant_words, about=tok(best) | (set(said_words) & MODALS), also=set(said_words))
+    said_words, meant_words = stated_words(best), stated_words(p_best)
+
+    def denials(words: list[str], other_toks, other_words: list[str]) -> int:
+        # The same negation word on both sides ("显存不够" / "显存不够时") counts on both.
+        return _negations(words, about=other_toks | (set(other_words) & MODALS), also=set(other_words))
+
+    said = denials(said_words, point_toks, meant_words)
+    meant = denials(meant_words, tok(best), said_words)
     if said and not meant:
         # A point that lists items ("no ACK, loss possible, no flow control") may deny the same thing
         # in another of its clauses than the one chosen.
-        meant = _negations(raw_words(_CONTRAST.sub(" ", point)), about=tok(best) | (set(said_words) & MODALS),
-                           also=set(said_words))
+        meant = denials(stated_words(point), tok(best), said_words)
     if bool(said) == bool(meant):
         return False
     # A negated point that the matching clause only names ("单链表，不可以，……", "no flow control,
     # connect or disconnect"): the negation sits in a neighbouring clause. Only an answer whose whole
     # sentence negates nothing states the point's opposite.
     if meant and not said:
-        return _negations(raw_words(_CONTRAST.sub(" ", sentence))) == 0
+        return _negations(stated_words(sentence)) == 0
     return True
 
 

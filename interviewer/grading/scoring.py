@@ -181,7 +181,7 @@ def score(a: F.Analysis, cal: Calibration, flags, kind, language: str) -> Scored
     # because a terse correct answer to a short question is not unclear (offline-5 multiplied by the
     # flow too; dropping it changed no held-out figure for the worse: SAF r +0.003, bank +0.002).
     story = kind == QuestionKind.project and any(structure.part_of(m.point) for m in a.points)
-    offtopic = 0.0 if story else f["offtopic"]
+    offtopic = f["offtopic"]
     clarity = KEYWORD_CLARITY if a.keyword_list else 10.0 * (flow if story else 1.0 - offtopic)
     complexity = (8.0 if a.mentions_complexity else 2.0) if (covered + partly) else 0.0
 
